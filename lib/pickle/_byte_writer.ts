@@ -1,0 +1,114 @@
+// A growable byte buffer for the pickler.
+import { encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
+
+export class ByteWriter {
+  #buffer: Uint8Array;
+  #view: DataView;
+  #length = 0;
+
+  constructor(initialSize = 1 << 16) {
+    this.#buffer = new Uint8Array(initialSize);
+    this.#view = new DataView(this.#buffer.buffer);
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  #reserve(n: number): number {
+    const needed = this.#length + n;
+    if (needed > this.#buffer.length) {
+      let size = this.#buffer.length * 2;
+      while (size < needed) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    const at = this.#length;
+    this.#length = needed;
+    return at;
+  }
+
+  byte(value: number): void {
+    const at = this.#reserve(1);
+    this.#buffer[at] = value;
+  }
+
+  byte2(a: number, b: number): void {
+    const at = this.#reserve(2);
+    this.#buffer[at] = a;
+    this.#buffer[at + 1] = b;
+  }
+
+  // Reserve before touching #view: reserving may replace it.
+  u16(value: number): void {
+    const at = this.#reserve(2);
+    this.#view.setUint16(at, value, true);
+  }
+
+  u32(value: number): void {
+    const at = this.#reserve(4);
+    this.#view.setUint32(at, value, true);
+  }
+
+  i32(value: number): void {
+    const at = this.#reserve(4);
+    this.#view.setInt32(at, value, true);
+  }
+
+  bytes(data: Uint8Array): void {
+    const at = this.#reserve(data.length);
+    this.#buffer.set(data, at);
+  }
+
+  ascii(text: string): void {
+    const at = this.#reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.#buffer[at + i] = text.charCodeAt(i);
+  }
+
+  utf8Line(text: string): void {
+    const at = this.#reserve(maxUtf8Length(text));
+    this.#length = at + encodeUtf8Into(text, this.#buffer, at);
+  }
+
+  /** Writes a 4-byte little-endian length and then the UTF-8 of `text`. */
+  lengthPrefixedUtf8(text: string): void {
+    const at = this.#reserve(4 + maxUtf8Length(text));
+    const written = encodeUtf8Into(text, this.#buffer, at + 4);
+    this.#view.setUint32(at, written, true);
+    this.#length = at + 4 + written;
+  }
+
+  /**
+   * Writes `data` as the UTF-8 of its Latin-1 decoding, with a 4-byte length
+   * first: how protocol 2 carries bytes inside a str.
+   */
+  lengthPrefixedLatin1(data: Uint8Array): void {
+    let extra = 0;
+    for (let i = 0; i < data.length; i++) if (data[i] >= 0x80) extra++;
+    const total = data.length + extra;
+    const at = this.#reserve(4 + total);
+    this.#view.setUint32(at, total, true);
+    const out = this.#buffer;
+    let pos = at + 4;
+    for (let i = 0; i < data.length; i++) {
+      const b = data[i];
+      if (b < 0x80) {
+        out[pos++] = b;
+      } else {
+        out[pos++] = 0xc0 | (b >> 6);
+        out[pos++] = 0x80 | (b & 0x3f);
+      }
+    }
+  }
+
+  float64(value: number): void {
+    const at = this.#reserve(8);
+    this.#view.setFloat64(at, value, false);
+  }
+
+  result(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+}

@@ -1,0 +1,124 @@
+// Python key equality for dict and set lookups: 1 == 1.0 == True, tuples,
+// bytes and frozensets compare by content, other objects by identity.
+import { CkptkitError } from "../errors.ts";
+import { PyFloat } from "./py_float.ts";
+import { Tuple } from "./tuple.ts";
+
+/** Guards against keys whose canonical form would explode (nested shared tuples). */
+const MAX_COMPOSITE_KEY = 1 << 20;
+const MAX_KEY_DEPTH = 1000;
+
+/** Set on classes whose instances Python refuses as keys; the value is the type name. */
+export const UNHASHABLE: unique symbol = Symbol("ckptkit.unhashable");
+/** Implemented by frozensets: their members, which define their hash. */
+export const FROZEN_MEMBERS: unique symbol = Symbol("ckptkit.frozenMembers");
+
+interface Unhashable {
+  readonly [UNHASHABLE]?: string;
+}
+interface FrozenMembers {
+  [FROZEN_MEMBERS](): Iterable<unknown>;
+}
+
+/**
+ * Maps a Python key to a JS value that is SameValueZero-equal exactly for
+ * equal Python keys: primitives for scalars and strings, a NUL-prefixed
+ * string for composite keys, the object itself for identity-hashed objects.
+ */
+export function hashKey(key: unknown): unknown {
+  switch (typeof key) {
+    case "string":
+      // Strings starting with NUL are escaped so they never meet composite keys.
+      return key.charCodeAt(0) === 0 ? `\0s${key}` : key;
+    case "number":
+      return numberKey(key);
+    case "boolean":
+      return key ? 1 : 0;
+    case "bigint":
+      return bigintKey(key);
+    case "undefined":
+      throw new CkptkitError("Cannot use key: undefined is not a Python value");
+    case "object": {
+      if (key === null) return null;
+      if (key instanceof PyFloat) {
+        // NaN floats are equal only to themselves.
+        return Number.isNaN(key.value) ? key : numberKey(key.value);
+      }
+      if (key instanceof Tuple || key instanceof Uint8Array || FROZEN_MEMBERS in key) {
+        return `\0${compositeText(key, 0)}`;
+      }
+      const unhashable = Array.isArray(key) ? "list" : (key as Unhashable)[UNHASHABLE];
+      if (unhashable !== undefined) {
+        throw new CkptkitError(`Cannot use key: unhashable type '${unhashable}'`);
+      }
+      return key;
+    }
+    default:
+      return key;
+  }
+}
+
+function numberKey(value: number): unknown {
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return BigInt(value);
+  return value === 0 ? 0 : value;
+}
+
+function bigintKey(value: bigint): unknown {
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) && BigInt(asNumber) === value ? asNumber : value;
+}
+
+let nextIdentity = 0;
+const identities = new WeakMap<object, number>();
+
+function identityOf(value: object): number {
+  let id = identities.get(value);
+  if (id === undefined) {
+    id = ++nextIdentity;
+    identities.set(value, id);
+  }
+  return id;
+}
+
+function compositeText(key: unknown, depth: number): string {
+  if (depth > MAX_KEY_DEPTH) {
+    throw new CkptkitError(`Cannot use key: nested deeper than ${MAX_KEY_DEPTH} levels`);
+  }
+  if (typeof key === "string") return `s${JSON.stringify(key)}`;
+  if (key instanceof Uint8Array) {
+    let hex = "";
+    for (const byte of key) hex += byte.toString(16).padStart(2, "0");
+    return `b${hex}`;
+  }
+  if (key instanceof Tuple) {
+    return `t(${joinParts(key, depth, false)})`;
+  }
+  if (key !== null && typeof key === "object" && FROZEN_MEMBERS in key) {
+    return `z(${joinParts((key as FrozenMembers)[FROZEN_MEMBERS](), depth, true)})`;
+  }
+  const simple = hashKey(key);
+  switch (typeof simple) {
+    case "number":
+    case "bigint":
+      return `n${String(simple)}`;
+    case "object":
+      return simple === null ? "N" : `o${identityOf(simple)}`;
+    default:
+      return `?${String(simple)}`;
+  }
+}
+
+function joinParts(items: Iterable<unknown>, depth: number, sort: boolean): string {
+  const parts: string[] = [];
+  let length = 0;
+  for (const item of items) {
+    const part = compositeText(item, depth + 1);
+    length += part.length + 1;
+    if (length > MAX_COMPOSITE_KEY) {
+      throw new CkptkitError("Cannot use key: composite key is too large");
+    }
+    parts.push(part);
+  }
+  if (sort) parts.sort();
+  return parts.join(",");
+}

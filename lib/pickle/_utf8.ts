@@ -1,0 +1,132 @@
+// UTF-8 with Python's "surrogatepass" error handler, which pickle uses for
+// str: lone surrogates are encoded as 3-byte sequences instead of failing.
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Decodes `bytes[start, end)`; returns undefined when the bytes are not valid. */
+export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const length = end - start;
+  if (length <= 32) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (bytes[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      let text = "";
+      for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+      return text;
+    }
+  }
+  try {
+    return strictDecoder.decode(bytes.subarray(start, end));
+  } catch {
+    return decodeSurrogatepass(bytes, start, end);
+  }
+}
+
+function decodeSurrogatepass(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const units: number[] = [];
+  let i = start;
+  while (i < end) {
+    const b0 = bytes[i];
+    let code: number;
+    let need: number;
+    if (b0 < 0x80) {
+      code = b0;
+      need = 0;
+    } else if (b0 >= 0xc2 && b0 < 0xe0) {
+      code = b0 & 0x1f;
+      need = 1;
+    } else if (b0 >= 0xe0 && b0 < 0xf0) {
+      code = b0 & 0x0f;
+      need = 2;
+    } else if (b0 >= 0xf0 && b0 < 0xf5) {
+      code = b0 & 0x07;
+      need = 3;
+    } else {
+      return undefined;
+    }
+    if (i + need >= end) return undefined;
+    for (let k = 1; k <= need; k++) {
+      const b = bytes[i + k];
+      if ((b & 0xc0) !== 0x80) return undefined;
+      code = (code << 6) | (b & 0x3f);
+    }
+    // Reject overlong forms and code points past U+10FFFF; surrogates pass.
+    if ((need === 2 && code < 0x800) || (need === 3 && (code < 0x10000 || code > 0x10ffff))) {
+      return undefined;
+    }
+    if (code >= 0x10000) {
+      code -= 0x10000;
+      units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
+    } else {
+      units.push(code);
+    }
+    i += need + 1;
+  }
+  let text = "";
+  for (let k = 0; k < units.length; k += 8192) {
+    text += String.fromCharCode(...units.slice(k, k + 8192));
+  }
+  return text;
+}
+
+/** Upper bound of the encoded size of `text`. */
+export function maxUtf8Length(text: string): number {
+  return text.length * 3;
+}
+
+/**
+ * Encodes `text` into `target` at `offset` (which must have room for
+ * {@linkcode maxUtf8Length} bytes); returns the number of bytes written.
+ */
+export function encodeUtf8Into(text: string, target: Uint8Array, offset: number): number {
+  const length = text.length;
+  if (length <= 32) {
+    let pos = offset;
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) return encodeSlow(text, target, offset);
+      target[pos++] = code;
+    }
+    return length;
+  }
+  if (text.isWellFormed()) {
+    return encoder.encodeInto(text, target.subarray(offset)).written;
+  }
+  return encodeSlow(text, target, offset);
+}
+
+function encodeSlow(text: string, target: Uint8Array, offset: number): number {
+  let pos = offset;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (code < 0x80) {
+      target[pos++] = code;
+    } else if (code < 0x800) {
+      target[pos++] = 0xc0 | (code >> 6);
+      target[pos++] = 0x80 | (code & 0x3f);
+    } else if (code < 0x10000) {
+      target[pos++] = 0xe0 | (code >> 12);
+      target[pos++] = 0x80 | ((code >> 6) & 0x3f);
+      target[pos++] = 0x80 | (code & 0x3f);
+    } else {
+      target[pos++] = 0xf0 | (code >> 18);
+      target[pos++] = 0x80 | ((code >> 12) & 0x3f);
+      target[pos++] = 0x80 | ((code >> 6) & 0x3f);
+      target[pos++] = 0x80 | (code & 0x3f);
+    }
+  }
+  return pos - offset;
+}

@@ -1,0 +1,47 @@
+/**
+ * References to Python globals (classes and functions) as the pickle names
+ * them. Decoding never imports anything: a global is only a name.
+ *
+ * @module
+ */
+
+const interned = new Map<string, PyGlobal>();
+
+/** A module-level Python name, e.g. `collections.OrderedDict`. Instances are interned. */
+export class PyGlobal {
+  /** The module, e.g. `collections` (Python 3 spelling). */
+  readonly module: string;
+  /** The qualified name inside the module, e.g. `OrderedDict`. */
+  readonly name: string;
+
+  private constructor(module: string, name: string) {
+    this.module = module;
+    this.name = name;
+  }
+
+  /** Returns the one `PyGlobal` for `module` and `name`, so `===` compares them. */
+  static of(module: string, name: string): PyGlobal {
+    const key = `${module}\n${name}`;
+    let found = interned.get(key);
+    if (found === undefined) {
+      found = new PyGlobal(module, name);
+      interned.set(key, found);
+    }
+    return found;
+  }
+
+  /** The dotted path, `module.name`. */
+  get path(): string {
+    return `${this.module}.${this.name}`;
+  }
+
+  /** True when this global is `module.name`. */
+  is(module: string, name: string): boolean {
+    return this.module === module && this.name === name;
+  }
+
+  /** The dotted path. */
+  toString(): string {
+    return this.path;
+  }
+}
