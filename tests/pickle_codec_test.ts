@@ -6,7 +6,7 @@ import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import { PyFrozenSet, PySet } from "../lib/pickle/py_set.ts";
 import { PyByteArray } from "../lib/pickle/py_bytearray.ts";
-import { PyGlobal } from "../lib/pickle/py_global.ts";
+import type { PyGlobal } from "../lib/pickle/py_global.ts";
 import { Tuple } from "../lib/pickle/tuple.ts";
 import { PickleError } from "../lib/errors.ts";
 

@@ -1,5 +1,5 @@
 // A growable byte buffer for the pickler.
-import { encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
+import { encodeUnitsInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
 
 export class ByteWriter {
   #buffer: Uint8Array;
@@ -72,10 +72,12 @@ export class ByteWriter {
     this.#length = at + encodeUtf8Into(text, this.#buffer, at);
   }
 
-  /** Writes a 4-byte little-endian length and then the UTF-8 of `text`. */
-  lengthPrefixedUtf8(text: string): void {
+  /** Writes a 4-byte little-endian length and then the UTF-8 of `text` (of each unit with `units`). */
+  lengthPrefixedUtf8(text: string, units = false): void {
     const at = this.#reserve(4 + maxUtf8Length(text));
-    const written = encodeUtf8Into(text, this.#buffer, at + 4);
+    const written = units
+      ? encodeUnitsInto(text, this.#buffer, at + 4)
+      : encodeUtf8Into(text, this.#buffer, at + 4);
     this.#view.setUint32(at, written, true);
     this.#length = at + 4 + written;
   }

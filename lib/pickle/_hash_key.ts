@@ -2,6 +2,7 @@
 // bytes and frozensets compare by content, other objects by identity.
 import { CkptkitError } from "../errors.ts";
 import { PyFloat } from "./py_float.ts";
+import { PyStr } from "./py_str.ts";
 import { Tuple } from "./tuple.ts";
 
 /** Guards against keys whose canonical form would explode (nested shared tuples). */
@@ -44,7 +45,10 @@ export function hashKey(key: unknown): unknown {
         // NaN floats are equal only to themselves.
         return Number.isNaN(key.value) ? key : numberKey(key.value);
       }
-      if (key instanceof Tuple || key instanceof Uint8Array || FROZEN_MEMBERS in key) {
+      if (
+        key instanceof Tuple || key instanceof Uint8Array || key instanceof PyStr ||
+        FROZEN_MEMBERS in key
+      ) {
         return `\0${compositeText(key, 0)}`;
       }
       const unhashable = Array.isArray(key) ? "list" : (key as Unhashable)[UNHASHABLE];
@@ -85,6 +89,7 @@ function compositeText(key: unknown, depth: number): string {
     throw new CkptkitError(`Cannot use key: nested deeper than ${MAX_KEY_DEPTH} levels`);
   }
   if (typeof key === "string") return `s${JSON.stringify(key)}`;
+  if (key instanceof PyStr) return `u${JSON.stringify(key.units)}`;
   if (key instanceof Uint8Array) {
     let hex = "";
     for (const byte of key) hex += byte.toString(16).padStart(2, "0");

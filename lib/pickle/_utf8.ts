@@ -1,11 +1,19 @@
 // UTF-8 with Python's "surrogatepass" error handler, which pickle uses for
 // str: lone surrogates are encoded as 3-byte sequences instead of failing.
+import { PyStr } from "./py_str.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-/** Decodes `bytes[start, end)`; returns undefined when the bytes are not valid. */
-export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string | undefined {
+/**
+ * Decodes `bytes[start, end)`; returns undefined when the bytes are not
+ * valid, and a {@linkcode PyStr} when surrogate code points would pair up.
+ */
+export function decodeUtf8(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string | PyStr | undefined {
   const length = end - start;
   if (length <= 32) {
     let ascii = true;
@@ -28,8 +36,13 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
   }
 }
 
-function decodeSurrogatepass(bytes: Uint8Array, start: number, end: number): string | undefined {
+function decodeSurrogatepass(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string | PyStr | undefined {
   const units: number[] = [];
+  let paired = false;
   let i = start;
   while (i < end) {
     const b0 = bytes[i];
@@ -60,6 +73,10 @@ function decodeSurrogatepass(bytes: Uint8Array, start: number, end: number): str
     if ((need === 2 && code < 0x800) || (need === 3 && (code < 0x10000 || code > 0x10ffff))) {
       return undefined;
     }
+    if (code >= 0xdc00 && code < 0xe000 && need === 2) {
+      const previous = units[units.length - 1];
+      if (previous >= 0xd800 && previous < 0xdc00) paired = true;
+    }
     if (code >= 0x10000) {
       code -= 0x10000;
       units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
@@ -72,7 +89,7 @@ function decodeSurrogatepass(bytes: Uint8Array, start: number, end: number): str
   for (let k = 0; k < units.length; k += 8192) {
     text += String.fromCharCode(...units.slice(k, k + 8192));
   }
-  return text;
+  return paired ? new PyStr(text) : text;
 }
 
 /** Upper bound of the encoded size of `text`. */
@@ -101,11 +118,16 @@ export function encodeUtf8Into(text: string, target: Uint8Array, offset: number)
   return encodeSlow(text, target, offset);
 }
 
-function encodeSlow(text: string, target: Uint8Array, offset: number): number {
+/** Encodes every UTF-16 unit of `units` on its own, surrogates included. */
+export function encodeUnitsInto(units: string, target: Uint8Array, offset: number): number {
+  return encodeSlow(units, target, offset, false);
+}
+
+function encodeSlow(text: string, target: Uint8Array, offset: number, pair = true): number {
   let pos = offset;
   for (let i = 0; i < text.length; i++) {
     let code = text.charCodeAt(i);
-    if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+    if (pair && code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
       const low = text.charCodeAt(i + 1);
       if (low >= 0xdc00 && low < 0xe000) {
         code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);

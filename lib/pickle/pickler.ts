@@ -18,6 +18,7 @@ import { PyFloat } from "./py_float.ts";
 import { PyGlobal } from "./py_global.ts";
 import { PyObject } from "./py_object.ts";
 import { PyFrozenSet, PySet } from "./py_set.ts";
+import { PyStr } from "./py_str.ts";
 import { Tuple } from "./tuple.ts";
 
 /** Hooks for values outside the Python value model. */
@@ -161,6 +162,16 @@ class Pickler {
     }
     if (value instanceof PyFloat) {
       this.#saveFloat(value.value, value.nanBits);
+      return undefined;
+    }
+    if (value instanceof PyStr) {
+      const index = this.#objects.get(value);
+      if (index !== undefined) this.#get(index);
+      else {
+        this.#out.byte(Op.BINUNICODE);
+        this.#out.lengthPrefixedUtf8(value.units, true);
+        this.#objects.set(value, this.#put());
+      }
       return undefined;
     }
     const pid = this.#options.persistentId?.(value);

@@ -10,6 +10,7 @@
 
 import { PickleError } from "../errors.ts";
 import { fromPickledName } from "./_compat_names.ts";
+import { decodeRawUnicodeEscape, decodeStringLiteral } from "./_text_literals.ts";
 import { decodeUtf8 } from "./_utf8.ts";
 import { Op, opName } from "./opcodes.ts";
 import { PyByteArray } from "./py_bytearray.ts";
@@ -18,6 +19,7 @@ import { PyFloat } from "./py_float.ts";
 import { PyGlobal } from "./py_global.ts";
 import { type Construction, PyObject } from "./py_object.ts";
 import { PyFrozenSet, PySet } from "./py_set.ts";
+import type { PyStr } from "./py_str.ts";
 import { EMPTY_TUPLE, Tuple } from "./tuple.ts";
 
 /** Hooks that let a caller give meaning to parts of the pickle. */
@@ -150,7 +152,7 @@ class Unpickler {
     const [start, end] = this.#lineBounds();
     const text = decodeUtf8(this.#data, start, end);
     if (text === undefined) this.#fail("line is not valid UTF-8");
-    return text;
+    return String(text);
   }
 
   /** A line read as Latin-1, as raw-unicode-escape and quoted string lines are. */
@@ -171,7 +173,7 @@ class Unpickler {
     return [start, end];
   }
 
-  #utf8(n: number): string {
+  #utf8(n: number): string | PyStr {
     const start = this.#take(this.#length(n));
     const text = decodeUtf8(this.#data, start, start + n);
     if (text === undefined) this.#fail("string is not valid UTF-8");
@@ -608,7 +610,7 @@ class Unpickler {
   }
 
   // Python 2 byte strings load as text, decoded as UTF-8 like torch.load does.
-  #bytesAsText(bytes: Uint8Array): string {
+  #bytesAsText(bytes: Uint8Array): string | PyStr {
     const text = decodeUtf8(bytes, 0, bytes.length);
     if (text === undefined) this.#fail("byte string is not valid UTF-8");
     return text;
@@ -684,59 +686,4 @@ function parseFloatLiteral(text: string): number | undefined {
   if (trimmed === "-inf" || trimmed === "-infinity") return -Infinity;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(trimmed)) return undefined;
   return Number(trimmed);
-}
-
-const SIMPLE_ESCAPES: Record<string, number> = {
-  "\\": 0x5c,
-  "'": 0x27,
-  '"': 0x22,
-  a: 0x07,
-  b: 0x08,
-  f: 0x0c,
-  n: 0x0a,
-  r: 0x0d,
-  t: 0x09,
-  v: 0x0b,
-};
-
-/** Decodes a Python 2 `repr` of a byte string, quotes included. */
-function decodeStringLiteral(text: string): Uint8Array | undefined {
-  const quote = text[0];
-  if (text.length < 2 || (quote !== "'" && quote !== '"') || text[text.length - 1] !== quote) {
-    return undefined;
-  }
-  const body = text.slice(1, -1);
-  const out: number[] = [];
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i];
-    if (ch !== "\\") {
-      out.push(body.charCodeAt(i) & 0xff);
-      continue;
-    }
-    const next = body[++i];
-    if (next === undefined) return undefined;
-    if (next in SIMPLE_ESCAPES) out.push(SIMPLE_ESCAPES[next]);
-    else if (next === "\n") continue;
-    else if (next === "x") {
-      const hex = body.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
-      out.push(parseInt(hex, 16));
-      i += 2;
-    } else if (/[0-7]/.test(next)) {
-      let octal = next;
-      while (octal.length < 3 && /[0-7]/.test(body[i + 1] ?? "")) octal += body[++i];
-      out.push(parseInt(octal, 8) & 0xff);
-    } else {
-      out.push(0x5c, body.charCodeAt(i) & 0xff);
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-/** Python's raw-unicode-escape: Latin-1 text with `\uXXXX` and `\UXXXXXXXX` escapes. */
-function decodeRawUnicodeEscape(text: string): string {
-  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, short, long) => {
-    const code = parseInt(short ?? long, 16);
-    return code > 0x10ffff ? _ : String.fromCodePoint(code);
-  });
 }
