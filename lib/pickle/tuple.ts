@@ -6,7 +6,7 @@
 
 /** A Python tuple. It is a frozen JS array, so indexing and iteration work as usual. */
 export class Tuple<T = unknown> extends Array<T> {
-  // Results of map/filter are plain arrays (lists), not tuples.
+  /** Results of `map`, `filter` and `slice` are plain arrays (lists), not tuples. */
   static override get [Symbol.species](): ArrayConstructor {
     return Array;
   }

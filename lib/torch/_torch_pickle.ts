@@ -1,0 +1,119 @@
+// The torch-specific hooks of the pickle codec: persistent ids for storages
+// and the rebuild functions of tensors and parameters.
+import { CheckpointError } from "../errors.ts";
+import type { PickleOptions } from "../pickle/pickler.ts";
+import { PyGlobal } from "../pickle/py_global.ts";
+import type { Construction } from "../pickle/py_object.ts";
+import { Tuple } from "../pickle/tuple.ts";
+import type { UnpickleOptions } from "../pickle/unpickler.ts";
+import { type DType, dtype as lookupDtype, dtypeOfStorageClass } from "./dtype.ts";
+import { Storage } from "./storage.ts";
+import { Parameter, Tensor } from "./tensor.ts";
+
+/** Resolves a storage key to the storage's bytes record and checks its size. */
+export type StorageResolver = (init: {
+  key: string;
+  storageClass: PyGlobal;
+  dtype: DType;
+  location: string;
+  numel: number;
+}) => Storage;
+
+/** Decoding hooks: storages shared by key, tensors and parameters as classes. */
+export function torchUnpickleOptions(resolve: StorageResolver): UnpickleOptions {
+  const storages = new Map<string, Storage>();
+  return {
+    persistentLoad(pid: unknown): unknown {
+      if (!(pid instanceof Tuple) || pid.length !== 5 || pid[0] !== "storage") {
+        throw new CheckpointError("Cannot decode checkpoint: persistent id is not a storage");
+      }
+      const [, storageClass, key, location, numel] = pid;
+      if (!(storageClass instanceof PyGlobal) || typeof key !== "string") {
+        throw new CheckpointError("Cannot decode checkpoint: malformed storage persistent id");
+      }
+      if (typeof location !== "string" || typeof numel !== "number" || numel < 0) {
+        throw new CheckpointError(`Cannot decode checkpoint: malformed storage ${key}`);
+      }
+      const type = dtypeOfStorageClass(storageClass.name);
+      if (type === undefined) {
+        throw new CheckpointError(
+          `Cannot decode checkpoint: unknown storage class ${storageClass.path}`,
+        );
+      }
+      let storage = storages.get(key);
+      if (storage === undefined) {
+        storage = resolve({ key, storageClass, dtype: type, location, numel });
+        storages.set(key, storage);
+      }
+      return storage;
+    },
+    construct(callable: unknown, args: Tuple, how: Construction): unknown {
+      if (how !== "reduce" || !(callable instanceof PyGlobal)) return undefined;
+      if (callable.module !== "torch._utils") return undefined;
+      switch (callable.name) {
+        case "_rebuild_tensor_v2":
+          return tensorFrom(args, "v2");
+        case "_rebuild_tensor_v3":
+          return tensorFrom(args, "v3");
+        case "_rebuild_parameter":
+          return args.length === 3 && args[0] instanceof Tensor && typeof args[1] === "boolean"
+            ? new Parameter(args[0], args[1], args[2])
+            : undefined;
+        case "_rebuild_parameter_with_state":
+          return args.length === 4 && args[0] instanceof Tensor && typeof args[1] === "boolean"
+            ? new Parameter(args[0], args[1], args[2], args[3])
+            : undefined;
+        default:
+          return undefined;
+      }
+    },
+  };
+}
+
+function isIntTuple(value: unknown): value is Tuple<number> {
+  return value instanceof Tuple && value.every((n) => typeof n === "number" && n >= 0);
+}
+
+// Anything but the exact shapes torch writes stays a generic object.
+function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor | undefined {
+  const fixed = rebuild === "v3" ? 7 : 6;
+  if (args.length !== fixed && args.length !== fixed + 1) return undefined;
+  const [storage, offset, shape, stride, requiresGrad, backwardHooks] = args;
+  if (!(storage instanceof Storage) || typeof offset !== "number" || offset < 0) return undefined;
+  if (!isIntTuple(shape) || !isIntTuple(stride) || shape.length !== stride.length) return undefined;
+  if (typeof requiresGrad !== "boolean") return undefined;
+  let dtype = storage.dtype;
+  if (rebuild === "v3") {
+    const named = args[6];
+    const found = named instanceof PyGlobal && named.module === "torch"
+      ? lookupDtype(named.name)
+      : undefined;
+    if (found === undefined) return undefined;
+    dtype = found;
+  }
+  return new Tensor({
+    storage,
+    offset,
+    shape: [...shape],
+    stride: [...stride],
+    requiresGrad,
+    backwardHooks,
+    metadata: args.length > fixed ? args[fixed] : undefined,
+    dtype,
+    rebuild,
+  });
+}
+
+/** Encoding hooks; `keyOf` numbers storages in the order the pickle first meets them. */
+export function torchPickleOptions(keyOf: (storage: Storage) => string): PickleOptions {
+  return {
+    persistentId(value: object): unknown {
+      if (!(value instanceof Storage)) return undefined;
+      return Tuple.of("storage", value.storageClass, keyOf(value), value.location, value.numel);
+    },
+    reduce(value: object) {
+      if (value instanceof Tensor || value instanceof Parameter) return value.toReduce();
+      return undefined;
+    },
+  };
+}

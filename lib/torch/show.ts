@@ -1,0 +1,298 @@
+/**
+ * Renders a decoded checkpoint as an indented tree (for people) or as typed
+ * JSON (for programs). Shared objects and cycles are shown once and then
+ * referred to, so hostile graphs cannot blow the output up.
+ *
+ * @module
+ */
+
+import { PyByteArray } from "../pickle/py_bytearray.ts";
+import { PyDict } from "../pickle/py_dict.ts";
+import { PyFloat } from "../pickle/py_float.ts";
+import { PyGlobal } from "../pickle/py_global.ts";
+import { PyObject } from "../pickle/py_object.ts";
+import { PyFrozenSet, PySet } from "../pickle/py_set.ts";
+import { PyStr } from "../pickle/py_str.ts";
+import { scalarRepr } from "../pickle/repr.ts";
+import { Tuple } from "../pickle/tuple.ts";
+import { readNdarray, readNumpyScalar } from "./ndarray.ts";
+import { Parameter, Tensor } from "./tensor.ts";
+
+/** Options for {@linkcode formatTree} and {@linkcode toJsonTree}. */
+export interface ShowOptions {
+  /** Containers deeper than this are summarised (default 6, at most 1000). */
+  depth?: number;
+  /** Items shown per container before "... N more" (default: all). */
+  maxItems?: number;
+}
+
+const MAX_DEPTH = 1000;
+
+function items(n: number): string {
+  return n === 1 ? "1 item" : `${n} items`;
+}
+const MAX_SCALAR = 120;
+
+function limits(options: ShowOptions): { depth: number; maxItems: number } {
+  return {
+    depth: Math.min(options.depth ?? 6, MAX_DEPTH),
+    maxItems: options.maxItems ?? Infinity,
+  };
+}
+
+interface Children {
+  label: string;
+  entries: Array<[string | undefined, unknown]>;
+}
+
+/** A one-line summary of a tensor: dtype, shape, stride, offset, storage. */
+export function tensorSummary(value: Tensor | Parameter): string {
+  const tensor = value instanceof Parameter ? value.data : value;
+  const kind = value instanceof Parameter ? "Parameter" : "Tensor";
+  const parts = [`${kind} ${tensor.dtype.name} [${tensor.shape.join(", ")}]`];
+  if (!tensor.isContiguous) parts.push(`stride (${tensor.stride.join(", ")})`);
+  if (tensor.offset !== 0) parts.push(`offset ${tensor.offset}`);
+  if (value.requiresGrad) parts.push("requires_grad");
+  const storage = tensor.storage;
+  parts.push(`storage ${storage.key ?? "new"} (${storage.nbytes} bytes, ${storage.location})`);
+  return parts.join(" ");
+}
+
+function scalar(value: unknown): string | undefined {
+  const text = scalarRepr(value);
+  if (text === undefined) return undefined;
+  return text.length > MAX_SCALAR ? `${text.slice(0, MAX_SCALAR - 3)}...` : text;
+}
+
+function leaf(value: unknown): string | undefined {
+  const text = scalar(value);
+  if (text !== undefined) return text;
+  if (value instanceof PyGlobal) return `<global ${value.path}>`;
+  if (value instanceof Tensor || value instanceof Parameter) return tensorSummary(value);
+  if (value instanceof PyByteArray) return `bytearray of ${value.bytes.length} bytes`;
+  const scalarValue = readNumpyScalar(value);
+  if (scalarValue !== undefined) return `numpy.${scalarValue.dtype} scalar`;
+  const array = readNdarray(value);
+  if (array !== undefined) {
+    return `ndarray ${array.dtype} [${array.shape.join(", ")}]${array.fortran ? " fortran" : ""}`;
+  }
+  if (value instanceof PyObject && value.isA("builtins", "complex")) {
+    return `complex(${value.args.map((x) => scalar(x) ?? "?").join(", ")})`;
+  }
+  return undefined;
+}
+
+function children(value: unknown): Children | undefined {
+  if (value instanceof Tuple) {
+    return { label: `tuple (${value.length})`, entries: value.map((v) => [undefined, v]) };
+  }
+  if (Array.isArray(value)) {
+    return { label: `list (${value.length})`, entries: value.map((v) => [undefined, v]) };
+  }
+  if (value instanceof PySet || value instanceof PyFrozenSet) {
+    const kind = value instanceof PySet ? "set" : "frozenset";
+    return { label: `${kind} (${value.size})`, entries: [...value].map((v) => [undefined, v]) };
+  }
+  if (value instanceof PyObject) {
+    const entries: Array<[string | undefined, unknown]> = [];
+    for (const [k, v] of value.entries()) entries.push([keyText(k), v]);
+    for (const item of value.listItems ?? []) entries.push([undefined, item]);
+    const isEmptyCall = value.args.length === 0;
+    if (!isEmptyCall) entries.push(["(args)", value.args]);
+    if (value.state !== undefined) entries.push(["(state)", value.state]);
+    const size = value.size > 0 ? ` (${items(value.size)})` : "";
+    return { label: `${value.className ?? "object"}${size}`, entries };
+  }
+  if (value instanceof PyDict) {
+    const entries: Array<[string | undefined, unknown]> = [];
+    for (const [k, v] of value.entries()) entries.push([keyText(k), v]);
+    return { label: `dict (${items(value.size)})`, entries };
+  }
+  return undefined;
+}
+
+function keyText(key: unknown): string {
+  return scalar(key) ?? leaf(key) ?? (key instanceof PyStr ? key.units : `<${typeName(key)}>`);
+}
+
+function typeName(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== "object") return typeof value;
+  return value.constructor.name;
+}
+
+/**
+ * Renders `root` as an indented tree, one value per line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatTree } from "./show.ts";
+ * import { PyDict } from "../pickle/py_dict.ts";
+ * const tree = formatTree(new PyDict([["epoch", 3]]));
+ * assert.equal(tree, "dict (1 item)\n  'epoch': 3");
+ * ```
+ */
+export function formatTree(root: unknown, options: ShowOptions = {}): string {
+  const { depth, maxItems } = limits(options);
+  const lines: string[] = [];
+  const seen = new Map<object, number>();
+  const visit = (value: unknown, prefix: string, level: number) => {
+    const indent = "  ".repeat(level);
+    const simple = leaf(value);
+    if (simple !== undefined) {
+      lines.push(`${indent}${prefix}${simple}`);
+      return;
+    }
+    const node = children(value);
+    if (node === undefined) {
+      lines.push(`${indent}${prefix}<${typeName(value)}>`);
+      return;
+    }
+    const object = value as object;
+    const shown = seen.get(object);
+    if (shown !== undefined) {
+      lines.push(`${indent}${prefix}${node.label} <same object as line ${shown}>`);
+      return;
+    }
+    seen.set(object, lines.length + 1);
+    if (level >= depth && node.entries.length > 0) {
+      lines.push(`${indent}${prefix}${node.label} ...`);
+      return;
+    }
+    lines.push(`${indent}${prefix}${node.label}`);
+    const count = Math.min(node.entries.length, maxItems);
+    for (let i = 0; i < count; i++) {
+      const [key, item] = node.entries[i];
+      visit(item, key === undefined ? "" : `${key}: `, level + 1);
+    }
+    if (node.entries.length > count) {
+      lines.push(`${"  ".repeat(level + 1)}... ${node.entries.length - count} more`);
+    }
+  };
+  visit(root, "", 0);
+  return lines.join("\n");
+}
+
+/** A JSON-safe typed node of {@linkcode toJsonTree}. */
+export type JsonNode = { [key: string]: unknown };
+
+/**
+ * Converts `root` to typed JSON: every node has a `type`; ints beyond 2**53
+ * and floats that JSON cannot hold are strings; shared objects appear once
+ * with an `id` and later as `{"type": "ref", "id": n}`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toJsonTree } from "./show.ts";
+ * import { PyDict } from "../pickle/py_dict.ts";
+ * const json = toJsonTree(new PyDict([["epoch", 3]]));
+ * assert.deepEqual(json, {
+ *   type: "dict", id: 0, items: [[{ type: "str", value: "epoch" }, { type: "int", value: 3 }]],
+ * });
+ * ```
+ */
+export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
+  const { depth, maxItems } = limits(options);
+  const ids = new Map<object, number>();
+  const visit = (value: unknown, level: number): JsonNode => {
+    if (value === null) return { type: "none" };
+    switch (typeof value) {
+      case "boolean":
+        return { type: "bool", value };
+      case "number":
+        return Number.isSafeInteger(value)
+          ? { type: "int", value }
+          : { type: "float", value: Number.isFinite(value) ? value : String(value) };
+      case "bigint":
+        return { type: "int", value: String(value) };
+      case "string":
+        return { type: "str", value };
+    }
+    if (value instanceof PyFloat) {
+      return {
+        type: "float",
+        value: Number.isFinite(value.value) ? value.value : value.toString(),
+      };
+    }
+    if (value instanceof PyStr) return { type: "str", value: value.units };
+    if (value instanceof Uint8Array) return { type: "bytes", size: value.length };
+    if (value instanceof PyGlobal) return { type: "global", value: value.path };
+    const object = value as object;
+    const known = ids.get(object);
+    if (known !== undefined) return { type: "ref", id: known };
+    const id = ids.size;
+    ids.set(object, id);
+    if (value instanceof Tensor || value instanceof Parameter) {
+      const tensor = value instanceof Parameter ? value.data : value;
+      return {
+        type: value instanceof Parameter ? "parameter" : "tensor",
+        id,
+        dtype: tensor.dtype.name,
+        shape: tensor.shape,
+        stride: tensor.stride,
+        offset: tensor.offset,
+        requires_grad: value.requiresGrad,
+        storage: tensor.storage.key ?? null,
+        storage_nbytes: tensor.storage.nbytes,
+        location: tensor.storage.location,
+      };
+    }
+    if (value instanceof PyByteArray) return { type: "bytearray", id, size: value.bytes.length };
+    const array = readNdarray(value);
+    if (array !== undefined) {
+      return {
+        type: "ndarray",
+        id,
+        dtype: array.dtype,
+        shape: array.shape,
+        fortran: array.fortran,
+      };
+    }
+    const scalarValue = readNumpyScalar(value);
+    if (scalarValue !== undefined) return { type: "npscalar", id, dtype: scalarValue.dtype };
+    const truncated = level >= depth;
+    const list = (items: Iterable<unknown>): JsonNode[] | undefined => {
+      if (truncated) return undefined;
+      const out: JsonNode[] = [];
+      for (const item of items) {
+        if (out.length >= maxItems) break;
+        out.push(visit(item, level + 1));
+      }
+      return out;
+    };
+    const pairs = (dict: PyDict): JsonNode[][] | undefined => {
+      if (truncated) return undefined;
+      const out: JsonNode[][] = [];
+      for (const [k, v] of dict.entries()) {
+        if (out.length >= maxItems) break;
+        out.push([visit(k, level + 1), visit(v, level + 1)]);
+      }
+      return out;
+    };
+    const base = (type: string, extra: JsonNode): JsonNode => ({
+      type,
+      id,
+      ...extra,
+      ...(truncated ? { truncated: true } : {}),
+    });
+    if (value instanceof Tuple) return base("tuple", { items: list(value) });
+    if (Array.isArray(value)) return base("list", { items: list(value) });
+    if (value instanceof PySet) return base("set", { items: list(value) });
+    if (value instanceof PyFrozenSet) return base("frozenset", { items: list(value) });
+    if (value instanceof PyObject) {
+      return base("object", {
+        class: value.className ?? null,
+        how: value.how,
+        args: list(value.args),
+        items: value.size > 0 ? pairs(value) : undefined,
+        list_items: value.listItems === undefined ? undefined : list(value.listItems),
+        state: value.state === undefined || truncated ? undefined : visit(value.state, level + 1),
+      });
+    }
+    if (value instanceof PyDict) return base("dict", { items: pairs(value) });
+    return { type: "unknown", id, class: typeName(value) };
+  };
+  return visit(root, 0);
+}

@@ -1,0 +1,118 @@
+/**
+ * Torch storages: the flat byte buffers tensors view. A storage read from a
+ * checkpoint points at its zip record and is read only when asked; a new
+ * storage holds its bytes in memory.
+ *
+ * @module
+ */
+
+import { CheckpointError } from "../errors.ts";
+import { PyGlobal } from "../pickle/py_global.ts";
+import { readEntry } from "../zip/read_entry.ts";
+import type { ZipEntry } from "../zip/central_directory.ts";
+import type { RandomAccessSource } from "../zip/source.ts";
+import { type DType, dtype as lookupDtype, storageClassOf, UNTYPED_STORAGE } from "./dtype.ts";
+
+/** Where a stored record lives: the archive it came from and its entry. */
+export interface StorageRecord {
+  /** The source archive. */
+  readonly source: RandomAccessSource;
+  /** The record's central directory entry. */
+  readonly entry: ZipEntry;
+}
+
+/** A torch storage, as referenced by a persistent id `('storage', cls, key, location, numel)`. */
+export class Storage {
+  /** Element type declared by the storage class (uint8 for `UntypedStorage`). */
+  readonly dtype: DType;
+  /** The storage class the pickle names, e.g. `torch.FloatStorage`. */
+  readonly storageClass: PyGlobal;
+  /** Device tag, e.g. `"cpu"` or `"cuda:0"`. */
+  location: string;
+  /** Number of elements of `dtype` (bytes for an untyped storage). */
+  readonly numel: number;
+  /** The key in the source archive (`data/<key>`), for storages read from a file. */
+  readonly key: string | undefined;
+  readonly #record: StorageRecord | undefined;
+  #data: Uint8Array | undefined;
+
+  /** Creates a storage; give `record` for one that lives in an archive, `data` for a new one. */
+  constructor(init: {
+    dtype: DType;
+    storageClass: PyGlobal;
+    location: string;
+    numel: number;
+    key?: string;
+    record?: StorageRecord;
+    data?: Uint8Array;
+  }) {
+    this.dtype = init.dtype;
+    this.storageClass = init.storageClass;
+    this.location = init.location;
+    this.numel = init.numel;
+    this.key = init.key;
+    this.#record = init.record;
+    this.#data = init.data;
+  }
+
+  /**
+   * A new in-memory storage holding `data`, typed as `dtype`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Storage } from "./storage.ts";
+   * import { dtype } from "./dtype.ts";
+   * const storage = Storage.fromBytes(new Uint8Array(8), dtype("float32")!);
+   * assert.equal(storage.numel, 2);
+   * assert.equal(storage.storageClass.path, "torch.FloatStorage");
+   * ```
+   */
+  static fromBytes(data: Uint8Array, type: DType, location = "cpu"): Storage {
+    if (data.length % type.itemsize !== 0) {
+      throw new CheckpointError(
+        `Cannot create storage: ${data.length} bytes is not a multiple of ${type.name}'s ${type.itemsize}`,
+      );
+    }
+    const legacy = storageClassOf(type);
+    return new Storage({
+      dtype: legacy === undefined ? lookupDtype("uint8")! : type,
+      storageClass: legacy === undefined
+        ? PyGlobal.of("torch.storage", UNTYPED_STORAGE)
+        : PyGlobal.of("torch", legacy),
+      location,
+      numel: legacy === undefined ? data.length : data.length / type.itemsize,
+      data,
+    });
+  }
+
+  /** Size in bytes. */
+  get nbytes(): number {
+    return this.numel * this.dtype.itemsize;
+  }
+
+  /** True when the storage has no element type (saved with `_rebuild_tensor_v3`). */
+  get untyped(): boolean {
+    return this.storageClass.name === UNTYPED_STORAGE;
+  }
+
+  /** The archive record holding the bytes, for storages read from a file. */
+  get record(): StorageRecord | undefined {
+    return this.#record;
+  }
+
+  /** The in-memory bytes, for new storages or ones already read. */
+  get loaded(): Uint8Array | undefined {
+    return this.#data;
+  }
+
+  /** Reads the storage's bytes (from the archive on first use). */
+  async bytes(): Promise<Uint8Array> {
+    if (this.#data === undefined) {
+      const record = this.#record!;
+      const data = await readEntry(record.source, record.entry);
+      this.#data = data.subarray(0, this.nbytes);
+    }
+    return this.#data;
+  }
+}

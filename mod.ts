@@ -1,0 +1,76 @@
+/**
+ * ckptkit: open, inspect, migrate and rewrite PyTorch checkpoints without
+ * Python. The zip's central directory and `data.pkl` are read and decoded
+ * into a faithful Python value model without executing anything; tensor
+ * storages are copied as untouched byte ranges when the checkpoint is saved.
+ *
+ * @example Rename a state_dict key and save
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Checkpoint, PyObject, Tensor } from "./mod.ts";
+ *
+ * const ckpt = await Checkpoint.open("tests/fixtures/state_dict.ckpt");
+ * const stateDict = ckpt.root as PyObject<string, Tensor>;
+ * stateDict.set("classifier.weight", stateDict.pop("fc.weight"));
+ * const out = await Deno.makeTempFile({ suffix: ".ckpt" });
+ * await ckpt.save(out);
+ * ckpt.close();
+ *
+ * const saved = await Checkpoint.open(out);
+ * assert.ok((saved.root as PyObject).has("classifier.weight"));
+ * saved.close();
+ * await Deno.remove(out);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CheckpointError,
+  CkptkitError,
+  KeyError,
+  PickleError,
+  UnsupportedFormatError,
+  ZipFormatError,
+} from "./lib/errors.ts";
+export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
+export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
+export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
+export { PyDict } from "./lib/pickle/py_dict.ts";
+export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";
+export { PyGlobal } from "./lib/pickle/py_global.ts";
+export { type Construction, PyObject } from "./lib/pickle/py_object.ts";
+export { PyFrozenSet, PySet } from "./lib/pickle/py_set.ts";
+export { PyStr } from "./lib/pickle/py_str.ts";
+export { EMPTY_TUPLE, Tuple } from "./lib/pickle/tuple.ts";
+export { unpickle, type UnpickleOptions } from "./lib/pickle/unpickler.ts";
+export { pickle, type PickleOptions } from "./lib/pickle/pickler.ts";
+export { dis, type Instruction, instructions } from "./lib/pickle/dis.ts";
+export { type DType, dtype } from "./lib/torch/dtype.ts";
+export { Storage, type StorageRecord } from "./lib/torch/storage.ts";
+export {
+  contiguousStride,
+  Parameter,
+  Tensor,
+  type TensorArray,
+  type TensorRebuild,
+} from "./lib/torch/tensor.ts";
+export {
+  type NdarrayView,
+  numpyDtypeName,
+  readNdarray,
+  readNumpyScalar,
+} from "./lib/torch/ndarray.ts";
+export {
+  Checkpoint,
+  type OpenOptions,
+  type SaveOptions,
+  type SaveResult,
+} from "./lib/torch/checkpoint.ts";
+export {
+  formatTree,
+  type JsonNode,
+  type ShowOptions,
+  tensorSummary,
+  toJsonTree,
+} from "./lib/torch/show.ts";
