@@ -1,0 +1,63 @@
+// What every CLI command shares: its description, argument parsing and the
+// context that names the file an error is about.
+import { parseArgs } from "node:util";
+
+/** A mistake in the command line: printed with a hint, exit code 2. */
+export class UsageError extends Error {}
+
+/** State a command shares with the error handler. */
+export interface CommandContext {
+  /** The file the current step works on; error messages start with it. */
+  subject: string | undefined;
+}
+
+/** One CLI command. */
+export interface Command {
+  /** The word after `cli.ts`. */
+  name: string;
+  /** Other words that run the same command. */
+  aliases?: string[];
+  /** One line for the command list. */
+  summary: string;
+  /** The full `--help` text. */
+  help: string;
+  /** Runs the command; returns the exit code. */
+  run(args: string[], context: CommandContext): Promise<number>;
+}
+
+type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+
+const COMMON = { help: { type: "boolean" }, debug: { type: "boolean" } } as const;
+
+/** Parses `args` strictly; unknown options are usage errors. */
+export function parse<T extends OptionSpec>(args: string[], options: T) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { ...options, ...COMMON },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The single positional argument of `command`. */
+export function onePath(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one path`);
+  return positionals[0];
+}
+
+/** A non-negative integer option, or undefined when absent. */
+export function integerOption(
+  text: string | boolean | undefined,
+  name: string,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (typeof text !== "string" || !Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError(`--${name} needs a non-negative integer, got '${text}'`);
+  }
+  return value;
+}

@@ -1,0 +1,65 @@
+/**
+ * The command-line entry point: finds the command, turns every failure into
+ * one line on stderr and an exit code.
+ *
+ * @module
+ */
+
+import { CkptkitError } from "../errors.ts";
+import { type CommandContext, UsageError } from "./_command.ts";
+import { COMMANDS } from "./commands.ts";
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
+  return `ckptkit: PyTorch checkpoints without Python
+
+Usage: deno run -A cli.ts <command> [options]
+
+Commands:
+${lines.join("\n")}
+
+Run 'deno run -A cli.ts <command> --help' for a command's options.
+Every command takes --debug (stack traces on errors) and --help.
+Exit codes: 0 success, 1 failure, 2 usage error.`;
+}
+
+/** Describes an error in one line, the file it concerns first. */
+function describeError(error: unknown, subject: string | undefined): string {
+  const where = subject === undefined ? "" : `${subject}: `;
+  if (error instanceof CkptkitError) return `${where}${error.message}`;
+  if (error instanceof Deno.errors.NotFound) return `${where}Cannot open: no such file`;
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `${where}Cannot open: permission denied`;
+  }
+  if (error instanceof Deno.errors.IsADirectory) return `${where}Cannot open: is a directory`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${where}Cannot complete: ${message.split("\n")[0]}`;
+}
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  const context: CommandContext = { subject: undefined };
+  try {
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      console.log(usage());
+      return 0;
+    }
+    const command = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+    if (command === undefined) throw new UsageError(`unknown command '${name}'`);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(command.help);
+      return 0;
+    }
+    return await command.run(rest, context);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`ckptkit: ${error.message} (see --help)`);
+      return 2;
+    }
+    console.error(`ckptkit: ${describeError(error, context.subject)}`);
+    if (args.includes("--debug")) console.error(error);
+    return 1;
+  }
+}

@@ -1,0 +1,43 @@
+// `show`: the decoded object tree of a checkpoint.
+import { Checkpoint } from "../torch/checkpoint.ts";
+import { formatTree, toJsonTree } from "../torch/show.ts";
+import { type Command, integerOption, onePath, parse } from "./_command.ts";
+
+export const show: Command = {
+  name: "show",
+  summary: "print the object tree (dict keys, tensors, classes)",
+  help: `Usage: deno run -A cli.ts show CKPT [--depth N] [--max-items N] [--json]
+
+Prints the decoded object graph of CKPT: dict keys, tensor dtype, shape and
+storage, numpy arrays and the classes objects are built from. Reads only the
+central directory and data.pkl.
+
+Options:
+  --depth N       expand containers down to depth N (default 6, at most 1000)
+  --max-items N   show at most N items of each container (default: all)
+  --json          print one JSON document instead of the tree`,
+  async run(args, context) {
+    const { values, positionals } = parse(args, {
+      depth: { type: "string" },
+      "max-items": { type: "string" },
+      json: { type: "boolean" },
+    });
+    const path = onePath(positionals, "show");
+    const options = {
+      depth: integerOption(values.depth, "depth"),
+      maxItems: integerOption(values["max-items"], "max-items"),
+    };
+    context.subject = path;
+    const ckpt = await Checkpoint.open(path);
+    try {
+      if (values.json) {
+        console.log(JSON.stringify({ file: path, root: toJsonTree(ckpt.root, options) }));
+      } else {
+        console.log(formatTree(ckpt.root, options));
+      }
+    } finally {
+      ckpt.close();
+    }
+    return 0;
+  },
+};
