@@ -3,7 +3,7 @@ import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { describe } from "./_describe.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url);
-const NAMES = ["state_dict", "tensors", "training", "values"];
+const NAMES = ["state_dict", "tensors", "training", "values", "torch2"];
 
 for (const name of NAMES) {
   Deno.test(`${name}.ckpt decodes to what torch.load sees`, async () => {

@@ -16,7 +16,7 @@ const decode = (name: string) => unpickle(read(name)) as unknown;
 
 Deno.test("protocol 2 pickles from CPython re-encode byte for byte", () => {
   const names = [...Deno.readDirSync(corpus)].map((e) => e.name).filter((n) =>
-    n.endsWith(".pkl") && !n.startsWith("all_")
+    n.endsWith(".pkl") && !n.startsWith("all_") && !n.startsWith("listed_")
   );
   assert.ok(names.length >= 20);
   for (const name of names) {

@@ -39,7 +39,8 @@ export function parse<T extends OptionSpec>(args: string[], options: T) {
       options: { ...options, ...COMMON },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // node:util explains on further lines; one line is what users get.
+    throw new UsageError((error as Error).message.split("\n")[0]);
   }
 }
 
