@@ -30,11 +30,13 @@ export {
   CkptkitError,
   KeyError,
   PickleError,
+  RemoteError,
   UnsupportedFormatError,
   ZipFormatError,
 } from "./lib/errors.ts";
 export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
 export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
+export { HttpSource } from "./lib/zip/http_source.ts";
 export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
 export { PyDict } from "./lib/pickle/py_dict.ts";
 export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";

@@ -67,3 +67,12 @@ export class KeyError extends CkptkitError {
     this.key = key;
   }
 }
+
+/** A remote checkpoint cannot be read: HTTP failure or no range support. */
+export class RemoteError extends CkptkitError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RemoteError";
+  }
+}

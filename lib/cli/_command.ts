@@ -1,6 +1,8 @@
 // What every CLI command shares: its description, argument parsing and the
 // context that names the file an error is about.
 import { parseArgs } from "node:util";
+import type { Checkpoint } from "../torch/checkpoint.ts";
+import { HttpSource } from "../zip/http_source.ts";
 
 /** A mistake in the command line: printed with a hint, exit code 2. */
 export class UsageError extends Error {}
@@ -61,4 +63,13 @@ export function integerOption(
     throw new UsageError(`--${name} needs a non-negative integer, got '${text}'`);
   }
   return value;
+}
+
+/** How much of a remote checkpoint was fetched; undefined for local files. */
+export function remoteSummary(
+  ckpt: Checkpoint,
+): { bytes_fetched: number; requests: number; size: number } | undefined {
+  const source = ckpt.source;
+  if (!(source instanceof HttpSource)) return undefined;
+  return { bytes_fetched: source.bytesFetched, requests: source.requests, size: source.size };
 }

@@ -1,7 +1,7 @@
 // `show`: the decoded object tree of a checkpoint.
 import { Checkpoint } from "../torch/checkpoint.ts";
 import { formatTree, toJsonTree } from "../torch/show.ts";
-import { type Command, integerOption, onePath, parse } from "./_command.ts";
+import { type Command, integerOption, onePath, parse, remoteSummary } from "./_command.ts";
 
 export const show: Command = {
   name: "show",
@@ -10,7 +10,8 @@ export const show: Command = {
 
 Prints the decoded object graph of CKPT: dict keys, tensor dtype, shape and
 storage, numpy arrays and the classes objects are built from. Reads only the
-central directory and data.pkl.
+central directory and data.pkl. CKPT may be an http(s) URL: it is read with
+range requests, and the bytes fetched are reported on stderr.
 
 Options:
   --depth N       expand containers down to depth N (default 6, at most 1000)
@@ -30,10 +31,17 @@ Options:
     context.subject = path;
     const ckpt = await Checkpoint.open(path);
     try {
+      const remote = remoteSummary(ckpt);
       if (values.json) {
-        console.log(JSON.stringify({ file: path, root: toJsonTree(ckpt.root, options) }));
+        const root = toJsonTree(ckpt.root, options);
+        console.log(JSON.stringify({ file: path, ...(remote && { remote }), root }));
       } else {
         console.log(formatTree(ckpt.root, options));
+        if (remote !== undefined) {
+          console.error(
+            `ckptkit: fetched ${remote.bytes_fetched} bytes of ${remote.size} in ${remote.requests} range requests`,
+          );
+        }
       }
     } finally {
       ckpt.close();

@@ -12,6 +12,7 @@ import { unpickle } from "../pickle/unpickler.ts";
 import type { ZipDirectory, ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
 import { readEntry } from "../zip/read_entry.ts";
+import { HttpSource } from "../zip/http_source.ts";
 import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { DEFAULT_ALIGNMENT, TorchZipWriter } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
@@ -101,9 +102,14 @@ export class Checkpoint {
     this.#entries = init.entries;
   }
 
-  /** Opens `path`, reading only its central directory and `data.pkl`. */
+  /**
+   * Opens `path`, reading only its central directory and `data.pkl`. An
+   * `http://` or `https://` URL is read with range requests.
+   */
   static async open(path: string, options: OpenOptions = {}): Promise<Checkpoint> {
-    const source = await FileSource.open(path);
+    const source = /^https?:\/\//i.test(path)
+      ? await HttpSource.open(path)
+      : await FileSource.open(path);
     try {
       return await Checkpoint.#read(path, source, options);
     } catch (error) {
@@ -153,6 +159,11 @@ export class Checkpoint {
       source,
       entries,
     });
+  }
+
+  /** The bytes the checkpoint is read from (a file, or an {@linkcode HttpSource}). */
+  get source(): RandomAccessSource {
+    return this.#source;
   }
 
   /** Record names (without the archive folder) in the source file, in central directory order. */

@@ -1,0 +1,67 @@
+// Writes large checkpoints quickly: every storage is a range of a sparse
+// file of zeros, copied by TorchZipWriter like any storage record.
+import { dtype } from "../lib/torch/dtype.ts";
+import { Storage } from "../lib/torch/storage.ts";
+import { Tensor } from "../lib/torch/tensor.ts";
+import { torchPickleOptions } from "../lib/torch/_torch_pickle.ts";
+import { pickle } from "../lib/pickle/pickler.ts";
+import { PyGlobal } from "../lib/pickle/py_global.ts";
+import { PyObject } from "../lib/pickle/py_object.ts";
+import type { ZipEntry } from "../lib/zip/central_directory.ts";
+import { crc32 } from "../lib/zip/crc32.ts";
+import { FileSource } from "../lib/zip/source.ts";
+import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
+
+/** Writes a state_dict of `tensors` float32 tensors of `tensorBytes` zero bytes each to `path`. */
+export async function writeZeroCheckpoint(
+  path: string,
+  options: { tensors: number; tensorBytes: number; archiveName?: string },
+): Promise<void> {
+  const { tensors, tensorBytes } = options;
+  const zeros = `${path}.zeros`;
+  const file = await Deno.open(zeros, { write: true, create: true, truncate: true });
+  await file.truncate(tensorBytes);
+  file.close();
+  const source = await FileSource.open(zeros);
+  try {
+    const entry: ZipEntry = {
+      name: "zeros",
+      method: 0,
+      flags: 0,
+      crc32: crc32(new Uint8Array(tensorBytes)),
+      compressedSize: tensorBytes,
+      size: tensorBytes,
+      localHeaderOffset: 0,
+      dataOffset: 0,
+    };
+    const stateDict = new PyObject<string, Tensor>(PyGlobal.of("collections", "OrderedDict"));
+    for (let i = 0; i < tensors; i++) {
+      const storage = new Storage({
+        dtype: dtype("float32")!,
+        storageClass: PyGlobal.of("torch", "FloatStorage"),
+        location: "cpu",
+        numel: tensorBytes / 4,
+        record: { source, entry },
+      });
+      stateDict.set(`layers.${i}.weight`, new Tensor({ storage, shape: [tensorBytes / 4] }));
+    }
+    const order = new Map<Storage, string>();
+    const data = pickle(
+      stateDict,
+      torchPickleOptions((s) => {
+        if (!order.has(s)) order.set(s, String(order.size));
+        return order.get(s)!;
+      }),
+    );
+    const out = await Deno.open(path, { write: true, create: true, truncate: true });
+    const writer = await TorchZipWriter.create(out, { archiveName: options.archiveName ?? "big" });
+    await writer.writeRecord("data.pkl", data);
+    for (const [, key] of order) await writer.copyRecord(`data/${key}`, source, entry);
+    await writer.writeRecord("version", new TextEncoder().encode("3\n"));
+    await writer.finish();
+    out.close();
+  } finally {
+    source.close();
+    await Deno.remove(zeros);
+  }
+}
