@@ -1,0 +1,32 @@
+// The single-file bundle runs on its own: no repository, no deno.json, no
+// network; only the bundle and a checkpoint in an otherwise empty folder.
+import assert from "node:assert/strict";
+
+const root = new URL("../", import.meta.url).pathname;
+
+Deno.test("the bundle built by `deno task bundle` runs from an empty folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bundle = `${dir}/ckptkit.js`;
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, `${root}cli.ts`],
+      cwd: root,
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    await Deno.copyFile(`${root}tests/fixtures/training.ckpt`, `${dir}/last.ckpt`);
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", "ckptkit.js", ...args],
+        cwd: dir,
+        env: { NO_COLOR: "1" },
+      }).output();
+    const rewrite = await run(["rewrite", "last.ckpt", "--out", "copy.ckpt"]);
+    assert.equal(rewrite.code, 0, new TextDecoder().decode(rewrite.stderr));
+    const show = await run(["show", "copy.ckpt", "--depth", "1"]);
+    assert.match(new TextDecoder().decode(show.stdout), /'state_dict': collections\.OrderedDict/);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["ckptkit.js", "copy.ckpt", "last.ckpt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
