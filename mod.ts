@@ -76,3 +76,46 @@ export {
   tensorSummary,
   toJsonTree,
 } from "./lib/torch/show.ts";
+export {
+  IncompatibleCheckpointError,
+  type IncompatibleReason,
+  MigrationError,
+} from "./lib/migrate/migration_error.ts";
+export { MigrationContext, MISSING_ATTRIBUTE } from "./lib/migrate/migration_context.ts";
+export {
+  type CkptType,
+  loadMigration,
+  type Migration,
+  type MigrationMetadata,
+  type MigrationScript,
+  type MigrationVersions,
+} from "./lib/migrate/migration.ts";
+export { scriptDigest } from "./lib/migrate/signature.ts";
+export {
+  migrationMetadataObject,
+  readMigrationMetadata,
+  type RegisteredMigration,
+  registeredMigrations,
+} from "./lib/migrate/registration.ts";
+export {
+  type MigrationLog,
+  type MigrationPlan,
+  type MigrationRun,
+  type MigrationStatus,
+  Migrator,
+} from "./lib/migrate/migrator.ts";
+export {
+  backupPath,
+  inspectCheckpoint,
+  type InspectReport,
+  migrateCheckpoint,
+  type MigrateOptions,
+  type MigrationReport,
+  type MigrationSummary,
+} from "./lib/migrate/migrate_checkpoint.ts";
+export { Config, type ConfigKind, type ConfigPath } from "./lib/migrate/config.ts";
+export {
+  loadMigrationsFromDir,
+  migrationsFromRegistry,
+  type RegistryEntry,
+} from "./lib/migrate/registry.ts";

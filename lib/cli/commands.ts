@@ -1,7 +1,21 @@
 // The registry of CLI commands, in the order `--help` lists them.
 import type { Command } from "./_command.ts";
+import { check } from "./check.ts";
+import { create } from "./create.ts";
 import { dis } from "./dis.ts";
+import { fixOrder } from "./fix_order.ts";
+import { inspect } from "./inspect.ts";
+import { migrate } from "./migrate.ts";
 import { rewrite } from "./rewrite.ts";
 import { show } from "./show.ts";
 
-export const COMMANDS: readonly Command[] = [show, dis, rewrite];
+export const COMMANDS: readonly Command[] = [
+  show,
+  dis,
+  rewrite,
+  migrate,
+  inspect,
+  check,
+  create,
+  fixOrder,
+];

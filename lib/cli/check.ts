@@ -1,0 +1,66 @@
+// `check`: an exit code for a checkpoint's migration state, for scripts.
+import { IncompatibleCheckpointError } from "../migrate/migration_error.ts";
+import { inspectCheckpoint } from "../migrate/migrate_checkpoint.ts";
+import { type Command, onePath, parse } from "./_command.ts";
+import { describeError, loadMigrations, plural } from "./_migration.ts";
+
+/** Exit codes of `check`. */
+const UP_TO_DATE = 0;
+const PENDING = 1;
+const ERROR = 2;
+const INCOMPATIBLE = 3;
+
+export const check: Command = {
+  name: "check",
+  summary: "exit 0 when a checkpoint is up to date, 1 when migrations are pending",
+  help: `Usage: deno run -A cli.ts check CKPT [--migrations DIR]
+
+Says in one line whether CKPT needs migrating, and exits accordingly.
+
+Options:
+  --migrations DIR  use the <timestamp>_<name>.ts scripts in DIR, not the shipped ones
+
+Exit codes: 0 up to date, 1 migrations pending, 2 usage error or the
+checkpoint or scripts cannot be read, 3 it cannot be migrated (too old,
+extra migrations, or not a training checkpoint).`,
+  async run(args) {
+    const { values, positionals } = parse(args, { migrations: { type: "string" } });
+    const path = onePath(positionals, "check");
+    let subject: string | undefined = values.migrations;
+    try {
+      const migrations = await loadMigrations(values.migrations);
+      subject = path;
+      const report = await inspectCheckpoint(path, { migrations });
+      switch (report.status) {
+        case "up-to-date":
+          console.log(`${path}: up to date`);
+          return UP_TO_DATE;
+        case "pending":
+          console.log(
+            `${path}: ${plural(report.missing.length, "migration")} pending: ${
+              report.missing.map((m) => m.name).join(", ")
+            }`,
+          );
+          return PENDING;
+        case "too-old": {
+          const hint = report.firstIncompatibleVersion === undefined
+            ? ""
+            : `; use a version of anemoi-models < ${report.firstIncompatibleVersion}`;
+          console.error(`ckptkit: ${path}: Cannot migrate: the checkpoint is too old${hint}`);
+          return INCOMPATIBLE;
+        }
+        case "extra":
+          console.error(
+            `ckptkit: ${path}: Cannot migrate: the checkpoint registers unknown migrations: ${
+              report.extra.join(", ")
+            }`,
+          );
+          return INCOMPATIBLE;
+      }
+    } catch (error) {
+      console.error(`ckptkit: ${describeError(error, subject)}`);
+      if (args.includes("--debug")) console.error(error);
+      return error instanceof IncompatibleCheckpointError ? INCOMPATIBLE : ERROR;
+    }
+  },
+};

@@ -1,0 +1,266 @@
+/**
+ * Migrating and inspecting checkpoint files: what the `migrate`, `inspect`
+ * and `check` commands do, as a library.
+ *
+ * @module
+ */
+
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { Checkpoint } from "../torch/checkpoint.ts";
+import type { Migration } from "./migration.ts";
+import { MigrationError } from "./migration_error.ts";
+import {
+  type MigrationLog,
+  type MigrationPlan,
+  type MigrationStatus,
+  Migrator,
+} from "./migrator.ts";
+import type { RegisteredMigration } from "./registration.ts";
+
+/** A migration as reports list it. */
+export interface MigrationSummary {
+  /** The migration's name. */
+  name: string;
+  /** Its anemoi-models version, when known. */
+  version: string | undefined;
+}
+
+/** Options for {@linkcode migrateCheckpoint}. */
+export interface MigrateOptions {
+  /** The migrations, in order, or a migrator built from them. */
+  migrations: readonly Migration[] | Migrator;
+  /**
+   * Where to write the migrated checkpoint; the input is left alone. Without
+   * it, the input is first kept as a backup (see {@linkcode backupPath}) and
+   * the migrated checkpoint takes its path.
+   */
+  out?: string;
+  /** Run the migrations in memory and write nothing. */
+  dryRun?: boolean;
+  /** Receives warnings and details. */
+  log?: MigrationLog;
+}
+
+/** What {@linkcode migrateCheckpoint} did. */
+export interface MigrationReport {
+  /** The input checkpoint. */
+  path: string;
+  /** `"migrated"`, `"up-to-date"` (nothing to run, nothing written) or `"dry-run"`. */
+  status: "migrated" | "up-to-date" | "dry-run";
+  /** The migrations that ran (or would run, for a dry run), in order. */
+  executed: MigrationSummary[];
+  /** The migrations registered before the run. */
+  registered: MigrationSummary[];
+  /** The backup of the original, when one was made. */
+  backup: string | undefined;
+  /** The file the migrated checkpoint was written to, when written. */
+  output: string | undefined;
+  /** Registered migrations whose script changed since they ran. */
+  changed: string[];
+  /** Globals the setups redirected: original path to new path. */
+  redirected: Record<string, string>;
+}
+
+/**
+ * Migrates the checkpoint at `path` with `options.migrations`, as
+ * `anemoi-models migration sync` does. Throws
+ * {@linkcode IncompatibleCheckpointError} when it cannot be migrated and
+ * {@linkcode MigrationError} when a migration fails; the input is unchanged then.
+ *
+ * @example Migrate to a new file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadMigrationsFromDir, migrateCheckpoint } from "../../mod.ts";
+ *
+ * const out = await Deno.makeTempFile({ suffix: ".ckpt" });
+ * const report = await migrateCheckpoint("tests/fixtures/migration_after_foo.ckpt", {
+ *   migrations: await loadMigrationsFromDir("tests/migrations/first_group"),
+ *   out,
+ * });
+ * assert.equal(report.status, "migrated");
+ * assert.deepEqual(report.executed.map((m) => m.name), [
+ *   "1750841219_add_bar",
+ *   "1750859824_add_baz",
+ *   "1750859905_rename_baz",
+ * ]);
+ * await Deno.remove(out);
+ * ```
+ */
+export async function migrateCheckpoint(
+  path: string,
+  options: MigrateOptions,
+): Promise<MigrationReport> {
+  const migrator = options.migrations instanceof Migrator
+    ? options.migrations
+    : new Migrator(options.migrations);
+  const run = await migrator.run(path, options.log);
+  const { checkpoint, plan, executed } = run;
+  const report: MigrationReport = {
+    path,
+    status: executed.length === 0 ? "up-to-date" : options.dryRun ? "dry-run" : "migrated",
+    executed: executed.map(summary),
+    registered: plan.registered.map(registeredSummary),
+    backup: undefined,
+    output: undefined,
+    changed: plan.changed,
+    redirected: Object.fromEntries([...run.redirected].map(([from, to]) => [from, to.path])),
+  };
+  try {
+    if (report.status !== "migrated") return report;
+    // --out naming the input itself is an in-place migration: keep a backup.
+    if (options.out !== undefined && resolve(options.out) !== resolve(path)) {
+      await checkpoint.save(options.out);
+      report.output = options.out;
+      return report;
+    }
+    const backup = await createBackup(path, backupPath(path, plan.registered));
+    report.backup = backup;
+    try {
+      await checkpoint.save(path);
+    } catch (error) {
+      // The original is intact: its backup is only a second name for it.
+      await Deno.remove(backup).catch(() => {});
+      report.backup = undefined;
+      throw error;
+    }
+    report.output = path;
+    return report;
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** What {@linkcode inspectCheckpoint} found. */
+export interface InspectReport {
+  /** The checkpoint. */
+  path: string;
+  /** Where it stands. */
+  status: MigrationStatus;
+  /** Registered migrations, in order. */
+  registered: MigrationSummary[];
+  /** Migrations to run, in order. */
+  missing: MigrationSummary[];
+  /** Registered migrations these scripts do not have. */
+  extra: string[];
+  /** For `"too-old"`: use an anemoi-models version below this one, when known. */
+  firstIncompatibleVersion: string | undefined;
+  /** Registered migrations whose script changed since they ran. */
+  changed: string[];
+}
+
+/**
+ * Reports a checkpoint's migration state without changing anything, as
+ * `anemoi-models migration inspect`. Throws
+ * {@linkcode IncompatibleCheckpointError} for a non-training checkpoint.
+ *
+ * @example Inspect a checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inspectCheckpoint, loadMigrationsFromDir } from "../../mod.ts";
+ *
+ * const report = await inspectCheckpoint("tests/fixtures/migration_recent.ckpt", {
+ *   migrations: await loadMigrationsFromDir("tests/migrations/two_groups"),
+ * });
+ * assert.equal(report.status, "pending");
+ * assert.deepEqual(report.missing.map((m) => m.name), ["1751895203_recent"]);
+ * ```
+ */
+export async function inspectCheckpoint(
+  path: string,
+  options: { migrations: readonly Migration[] | Migrator },
+): Promise<InspectReport> {
+  const migrator = options.migrations instanceof Migrator
+    ? options.migrations
+    : new Migrator(options.migrations);
+  const checkpoint = await Checkpoint.open(path);
+  let plan: MigrationPlan;
+  try {
+    plan = migrator.plan(checkpoint.root);
+  } finally {
+    checkpoint.close();
+  }
+  return {
+    path,
+    status: plan.status,
+    registered: plan.registered.map(registeredSummary),
+    missing: plan.missing.map(summary),
+    extra: plan.extra,
+    firstIncompatibleVersion: plan.firstIncompatibleVersion,
+    changed: plan.changed,
+  };
+}
+
+/**
+ * The backup name anemoi-models uses for the checkpoint at `path` before it
+ * is migrated in place: `{stem}-v{version}-{count}{ext}`, where version is
+ * the last registered migration's anemoi-models version and count how many
+ * are registered; `{stem}-v0{ext}` when none are.
+ *
+ * @example Backup names
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { backupPath } from "../../mod.ts";
+ *
+ * assert.equal(backupPath("/runs/last.ckpt", []), "/runs/last-v0.ckpt");
+ * const registered = [{ name: "1_a", version: "0.9.0", final: false, signature: undefined }];
+ * assert.equal(backupPath("/runs/last.ckpt", registered), "/runs/last-v0.9.0-1.ckpt");
+ * ```
+ */
+export function backupPath(path: string, registered: readonly RegisteredMigration[]): string {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const last = registered[registered.length - 1];
+  const version = last === undefined ? "" : `${last.version ?? "unknown"}-`;
+  return join(dirname(path), `${stem}-v${version}${registered.length}${ext}`);
+}
+
+/**
+ * Keeps the file at `path` under `wanted` (or `{stem}_1{ext}`, `_2`, ...
+ * when taken; never overwriting) and returns the name used. A hard link
+ * when the filesystem allows (instant, and the original's bytes are not
+ * touched by the atomic save that follows), else a synced copy.
+ */
+export async function createBackup(path: string, wanted: string): Promise<string> {
+  const ext = extname(wanted);
+  const stem = wanted.slice(0, wanted.length - ext.length);
+  for (let n = 0; n < 10_000; n++) {
+    const candidate = n === 0 ? wanted : `${stem}_${n}${ext}`;
+    try {
+      await Deno.link(path, candidate);
+      return candidate;
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      if (error instanceof Deno.errors.NotFound) throw error;
+    }
+    // No hard links here: copy into a file that must not exist yet.
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(candidate, { write: true, createNew: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      throw error;
+    }
+    try {
+      const source = await Deno.open(path, { read: true });
+      await source.readable.pipeTo(file.writable, { preventClose: true });
+      await file.sync();
+      file.close();
+      return candidate;
+    } catch (error) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+      await Deno.remove(candidate).catch(() => {});
+      throw error;
+    }
+  }
+  throw new MigrationError(`Cannot back up the checkpoint: too many backups named ${wanted}`);
+}
+
+function summary(migration: Migration): MigrationSummary {
+  return { name: migration.name, version: migration.version };
+}
+
+function registeredSummary(migration: RegisteredMigration): MigrationSummary {
+  return { name: migration.name, version: migration.version };
+}

@@ -1,0 +1,2 @@
+// The first group again, followed by a final migration and one after it.
+export * from "../first_group/1750840837_add_foo.ts";
