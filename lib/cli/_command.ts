@@ -1,6 +1,7 @@
 // What every CLI command shares: its description, argument parsing and the
 // context that names the file an error is about.
 import { parseArgs } from "node:util";
+import { CkptkitError } from "../errors.ts";
 import type { Checkpoint } from "../torch/checkpoint.ts";
 import { HttpSource } from "../zip/http_source.ts";
 
@@ -72,4 +73,17 @@ export function remoteSummary(
   const source = ckpt.source;
   if (!(source instanceof HttpSource)) return undefined;
   return { bytes_fetched: source.bytesFetched, requests: source.requests, size: source.size };
+}
+
+/** Describes an error in one line, the file it concerns first. */
+export function describeError(error: unknown, subject: string | undefined): string {
+  const where = subject === undefined ? "" : `${subject}: `;
+  if (error instanceof CkptkitError) return `${where}${error.message}`;
+  if (error instanceof Deno.errors.NotFound) return `${where}Cannot open: no such file`;
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `${where}Cannot open: permission denied`;
+  }
+  if (error instanceof Deno.errors.IsADirectory) return `${where}Cannot open: is a directory`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${where}Cannot complete: ${message.split("\n")[0]}`;
 }

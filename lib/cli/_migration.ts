@@ -1,7 +1,6 @@
 // What the migration commands share: loading the scripts, colours, the log
 // level and one-line error descriptions.
 import { fileURLToPath } from "node:url";
-import { CkptkitError } from "../errors.ts";
 import type { Migration } from "../migrate/migration.ts";
 import type { MigrationLog } from "../migrate/migrator.ts";
 import { loadMigrationsFromDir } from "../migrate/registry.ts";
@@ -79,19 +78,6 @@ export function plural(count: number, word: string): string {
 /** `name [vversion]`, as anemoi-models lists migrations. */
 export function withVersion(name: string, version: string | undefined, s: Styles): string {
   return `${s.bold(name)} [v${version ?? "?"}]`;
-}
-
-/** One line for an error, the file it concerns first (as the main handler does). */
-export function describeError(error: unknown, subject: string | undefined): string {
-  const where = subject === undefined ? "" : `${subject}: `;
-  if (error instanceof CkptkitError) return `${where}${error.message}`;
-  if (error instanceof Deno.errors.NotFound) return `${where}Cannot open: no such file`;
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return `${where}Cannot open: permission denied`;
-  }
-  if (error instanceof Deno.errors.IsADirectory) return `${where}Cannot open: is a directory`;
-  const message = error instanceof Error ? error.message : String(error);
-  return `${where}Cannot complete: ${message.split("\n")[0]}`;
 }
 
 /** The command that migrates `path`, for hints. */

@@ -1,8 +1,8 @@
 // `check`: an exit code for a checkpoint's migration state, for scripts.
 import { IncompatibleCheckpointError } from "../migrate/migration_error.ts";
 import { inspectCheckpoint } from "../migrate/migrate_checkpoint.ts";
-import { type Command, onePath, parse } from "./_command.ts";
-import { describeError, loadMigrations, plural } from "./_migration.ts";
+import { type Command, describeError, onePath, parse } from "./_command.ts";
+import { loadMigrations, plural } from "./_migration.ts";
 
 /** Exit codes of `check`. */
 const UP_TO_DATE = 0;

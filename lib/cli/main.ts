@@ -5,8 +5,7 @@
  * @module
  */
 
-import { CkptkitError } from "../errors.ts";
-import { type CommandContext, UsageError } from "./_command.ts";
+import { type CommandContext, describeError, UsageError } from "./_command.ts";
 import { COMMANDS } from "./commands.ts";
 
 function usage(): string {
@@ -22,19 +21,6 @@ ${lines.join("\n")}
 Run 'deno run -A cli.ts <command> --help' for a command's options.
 Every command takes --debug (stack traces on errors) and --help.
 Exit codes: 0 success, 1 failure, 2 usage error.`;
-}
-
-/** Describes an error in one line, the file it concerns first. */
-function describeError(error: unknown, subject: string | undefined): string {
-  const where = subject === undefined ? "" : `${subject}: `;
-  if (error instanceof CkptkitError) return `${where}${error.message}`;
-  if (error instanceof Deno.errors.NotFound) return `${where}Cannot open: no such file`;
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return `${where}Cannot open: permission denied`;
-  }
-  if (error instanceof Deno.errors.IsADirectory) return `${where}Cannot open: is a directory`;
-  const message = error instanceof Error ? error.message : String(error);
-  return `${where}Cannot complete: ${message.split("\n")[0]}`;
 }
 
 /** Runs the command line `args`; returns the exit code. */
