@@ -1,13 +1,39 @@
-// `migrate` (alias `sync`): bring a training checkpoint up to date.
-import { migrateCheckpoint } from "../migrate/migrate_checkpoint.ts";
-import { type Command, onePath, parse } from "./_command.ts";
-import { loadMigrations, plural, stderrLog, styles, withVersion } from "./_migration.ts";
+// `migrate` (alias `sync`): bring training checkpoints up to date, one file
+// or many (folders, job-array shards).
+import {
+  findCheckpoints,
+  parseShard,
+  runPool,
+  type Shard,
+  slurmShard,
+  takeShard,
+} from "../migrate/batch.ts";
+import type { Migration } from "../migrate/migration.ts";
+import { migrateCheckpoint, type MigrationReport } from "../migrate/migrate_checkpoint.ts";
+import type { MigrationLog } from "../migrate/migrator.ts";
+import {
+  type Command,
+  type CommandContext,
+  describeError,
+  integerOption,
+  parse,
+  UsageError,
+} from "./_command.ts";
+import {
+  loadMigrations,
+  plural,
+  stderrLog,
+  type Styles,
+  styles,
+  withVersion,
+} from "./_migration.ts";
 
 export const migrate: Command = {
   name: "migrate",
   aliases: ["sync"],
   summary: "run the missing migrations on a training checkpoint (alias: sync)",
   help: `Usage: deno run -A cli.ts migrate CKPT [options]     (alias: sync)
+       deno run -A cli.ts migrate PATH... [--recursive] [--jobs N] [--shard i/n] [options]
 
 Runs the migrations CKPT is missing, in order, registers them in it as
 anemoi-models does, and writes the result. Without --out, the original is
@@ -27,8 +53,22 @@ Options:
   --no-color        no colours (there are none either off a terminal or with NO_COLOR)
   --log-level L     debug, info, warning (default) or error, on stderr
 
+Many checkpoints: give several files or folders. Folders contain the files
+ending in --ext (default .ckpt); --recursive also searches their subfolders.
+Each file is migrated in place with its backup, --jobs N at a time (default 1);
+a failing file does not stop the others. One line per file, then a summary.
+  --recursive       search subfolders of the folders given
+  --ext EXT         file name ending of checkpoints in folders (default .ckpt)
+  --include-backups also take the backups migrate made ({stem}-v...-N.ckpt) from
+                    folders; they are skipped by default
+  --jobs N          migrate N files at a time (default 1)
+  --shard i/n       migrate only shard i of n (0 <= i < n): a stable split of the
+                    files for job arrays; inside a Slurm job array the shard comes
+                    from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT
+
 Exit codes: 0 migrated or already up to date, 1 cannot be migrated (too old,
-extra migrations, not a training checkpoint) or a migration failed, 2 usage error.`,
+extra migrations, not a training checkpoint) or a migration failed (for many
+files: any file failed), 2 usage error.`,
   async run(args, context) {
     const { values, positionals } = parse(args, {
       out: { type: "string" },
@@ -37,12 +77,43 @@ extra migrations, not a training checkpoint) or a migration failed, 2 usage erro
       json: { type: "boolean" },
       "no-color": { type: "boolean" },
       "log-level": { type: "string" },
+      recursive: { type: "boolean" },
+      ext: { type: "string" },
+      jobs: { type: "string" },
+      shard: { type: "string" },
+      "include-backups": { type: "boolean" },
     });
-    const path = onePath(positionals, "migrate");
+    if (positionals.length === 0) throw new UsageError("migrate needs a checkpoint path");
     const log = stderrLog(values["log-level"]);
     const s = styles(values["no-color"]);
+    const jobs = integerOption(values.jobs, "jobs") ?? 1;
+    if (jobs < 1) throw new UsageError("--jobs needs at least 1");
+    const shard = values.shard === undefined
+      ? slurmShard(Deno.env)
+      : parseShardOption(values.shard);
+    const batch = positionals.length > 1 || shard !== undefined ||
+      (await Deno.stat(positionals[0]).catch(() => undefined))?.isDirectory === true;
+    if (batch && values.out !== undefined) {
+      throw new UsageError("--out takes one checkpoint, not several or a folder");
+    }
     context.subject = values.migrations;
     const migrations = await loadMigrations(values.migrations);
+    if (batch) {
+      const found = await findCheckpoints(positionals, {
+        recursive: values.recursive,
+        ext: values.ext,
+        includeBackups: values["include-backups"],
+      });
+      const files = shard === undefined ? found : takeShard(found, shard, values.ext);
+      return await migrateMany(files, { migrations, log, jobs, dryRun: values["dry-run"] }, {
+        json: values.json,
+        s,
+        shard,
+        total: found.length,
+        context,
+      });
+    }
+    const path = positionals[0];
     context.subject = path;
     const report = await migrateCheckpoint(path, {
       migrations,
@@ -71,3 +142,81 @@ extra migrations, not a training checkpoint) or a migration failed, 2 usage erro
     return 0;
   },
 };
+
+function parseShardOption(text: string): Shard {
+  try {
+    return parseShard(text);
+  } catch (error) {
+    throw new UsageError(`--shard: ${(error as Error).message}`);
+  }
+}
+
+type FileResult = MigrationReport | { path: string; status: "failed"; error: string };
+
+async function migrateMany(
+  files: string[],
+  options: { migrations: Migration[]; log: MigrationLog; jobs: number; dryRun?: boolean },
+  output: {
+    json?: boolean;
+    s: Styles;
+    shard: Shard | undefined;
+    total: number;
+    context: CommandContext;
+  },
+): Promise<number> {
+  const { s } = output;
+  const results = await runPool(files, options.jobs, async (path): Promise<FileResult> => {
+    let result: FileResult;
+    try {
+      result = await migrateCheckpoint(path, options);
+    } catch (error) {
+      result = { path, status: "failed", error: describeError(error, undefined) };
+    }
+    if (!output.json) console.log(fileLine(result, s));
+    return result;
+  });
+  const count = (status: string) => results.filter((r) => r.status === status).length;
+  const summary = {
+    files: results.length,
+    migrated: count("migrated"),
+    up_to_date: count("up-to-date"),
+    dry_run: count("dry-run"),
+    failed: count("failed"),
+    shard: output.shard === undefined ? null : `${output.shard.index}/${output.shard.count}`,
+    found: output.total,
+  };
+  if (output.json) {
+    console.log(JSON.stringify({ summary, files: results }, (_key, value) => value ?? null));
+  } else {
+    const parts = [
+      `${summary.migrated} migrated`,
+      `${summary.up_to_date} up to date`,
+      ...(summary.dry_run > 0 ? [`${summary.dry_run} would migrate`] : []),
+      `${summary.failed} failed`,
+    ];
+    const where = output.shard === undefined
+      ? ""
+      : ` (shard ${summary.shard} of ${plural(output.total, "file")})`;
+    console.log(`${plural(results.length, "file")}${where}: ${parts.join(", ")}`);
+  }
+  return summary.failed > 0 ? 1 : 0;
+}
+
+function fileLine(result: FileResult, s: Styles): string {
+  switch (result.status) {
+    case "failed":
+      return s.red(`failed      ${result.path}: ${result.error}`);
+    case "up-to-date":
+      return `up to date  ${result.path}`;
+    case "dry-run":
+      return `would run   ${result.path}: ${
+        result.executed.map((m) => withVersion(m.name, m.version, s)).join(", ")
+      }`;
+    default:
+      return s.green(
+        `migrated    ${result.path}: ${
+          plural(result.executed.length, "migration")
+        }, backup ${result.backup}`,
+      );
+  }
+}

@@ -215,6 +215,26 @@ export function backupPath(path: string, registered: readonly RegisteredMigratio
 }
 
 /**
+ * True when `path` has the name {@linkcode backupPath} gives backups:
+ * `{stem}-v0{ext}` or `{stem}-v{version}-{count}{ext}`, maybe with `_N`.
+ * PyTorch Lightning's own `-v1`, `-v2`, ... names never match.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isBackupPath } from "./migrate_checkpoint.ts";
+ * assert.ok(isBackupPath("/runs/last-v0.9.0-1.ckpt"));
+ * assert.ok(isBackupPath("/runs/last-v0_2.ckpt"));
+ * assert.ok(!isBackupPath("/runs/last-v1.ckpt"));
+ * ```
+ */
+export function isBackupPath(path: string): boolean {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  return /-v(0|[^/]+-\d+)(_\d+)?$/.test(stem);
+}
+
+/**
  * Keeps the file at `path` under `wanted` (or `{stem}_1{ext}`, `_2`, ...
  * when taken; never overwriting) and returns the name used. A hard link
  * when the filesystem allows (instant, and the original's bytes are not
