@@ -284,7 +284,7 @@ Deno.test("cli migrate: no colour codes off a terminal, --help, usage errors", a
   for (
     const args of [
       ["migrate"],
-      ["migrate", "a", "b"],
+      ["migrate", "a", "b", "--out", "c"],
       ["migrate", "x.ckpt", "--log-level", "loud"],
       ["migrate", "x", "--bogus"],
     ]

@@ -52,7 +52,13 @@ export async function findCheckpoints(
     }
   };
   for (const path of paths) {
-    const info = await Deno.stat(path);
+    const info = await Deno.stat(path).catch((error) => {
+      // Several paths are in play: the message names the one that failed.
+      const problem = error instanceof Deno.errors.NotFound
+        ? "no such file or folder"
+        : error.message;
+      throw new MigrationError(`Cannot find checkpoints in ${path}: ${problem}`);
+    });
     if (info.isDirectory) await walk(path);
     else add(path);
   }
