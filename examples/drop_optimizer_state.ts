@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Checkpoint, PyDict } from "../mod.ts";
+import { Checkpoint, type PyDict } from "../mod.ts";
 
 /** Top-level keys of a PyTorch Lightning checkpoint that only resume training needs. */
 export const TRAINING_ONLY_KEYS = ["optimizer_states", "lr_schedulers"];

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Checkpoint, PyDict } from "../mod.ts";
+import { Checkpoint, type PyDict } from "../mod.ts";
 
 /** `[pattern, replacement]` pairs, tried in order. */
 export const RULES: Array<[RegExp, string]> = [
