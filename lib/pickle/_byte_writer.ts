@@ -87,21 +87,25 @@ export class ByteWriter {
    * first: how protocol 2 carries bytes inside a str.
    */
   lengthPrefixedLatin1(data: Uint8Array): void {
+    const length = data.length;
     let extra = 0;
-    for (let i = 0; i < data.length; i++) if (data[i] >= 0x80) extra++;
-    const total = data.length + extra;
-    const at = this.#reserve(4 + total);
+    for (let i = 0; i < length; i++) extra += data[i] >>> 7;
+    const total = length + extra;
+    // One byte of slack: the loop below always stores two bytes.
+    const at = this.#reserve(4 + total + 1);
+    this.#length = at + 4 + total;
     this.#view.setUint32(at, total, true);
     const out = this.#buffer;
     let pos = at + 4;
-    for (let i = 0; i < data.length; i++) {
+    for (let i = 0; i < length; i++) {
+      // Branch-free: bytes >= 0x80 become 0xC0 | b >> 6, 0x80 | b & 0x3F;
+      // the second store is overwritten when the byte is ASCII. Random
+      // bytes (tensor data) would mispredict a branch half the time.
       const b = data[i];
-      if (b < 0x80) {
-        out[pos++] = b;
-      } else {
-        out[pos++] = 0xc0 | (b >> 6);
-        out[pos++] = 0x80 | (b & 0x3f);
-      }
+      const high = b >>> 7;
+      out[pos] = b ^ (high * (b ^ (0xc0 | (b >> 6))));
+      out[pos + 1] = 0x80 | (b & 0x3f);
+      pos += 1 + high;
     }
   }
 

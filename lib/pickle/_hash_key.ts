@@ -104,8 +104,11 @@ function compositeText(key: unknown, depth: number): string {
   const simple = hashKey(key);
   switch (typeof simple) {
     case "number":
-    case "bigint":
       return `n${String(simple)}`;
+    case "bigint":
+      // Hex, not decimal: decimal text of a huge int takes quadratic time.
+      // Integers have one canonical type (see numberKey), so prefixes differ safely.
+      return `x${simple.toString(16)}`;
     case "object":
       return simple === null ? "N" : `o${identityOf(simple)}`;
     default:

@@ -4,6 +4,8 @@ import { PyStr } from "./py_str.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
+const SHORT_ASCII = 128;
+const shortCodes: number[] = [];
 
 /**
  * Decodes `bytes[start, end)`; returns undefined when the bytes are not
@@ -15,19 +17,33 @@ export function decodeUtf8(
   end: number,
 ): string | PyStr | undefined {
   const length = end - start;
-  if (length <= 32) {
+  if (length <= 9 && length > 0) {
+    // Decimal numerals (torch's storage keys) come from the number-to-string
+    // path: V8 hashes those strings once, ahead of the maps that look them up.
+    let value = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const digit = bytes[i] - 0x30;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === end && (length === 1 || bytes[start] !== 0x30)) return String(value);
+  }
+  if (length <= SHORT_ASCII) {
+    // Short ASCII (dict keys, names) is the common case: one fromCharCode
+    // call is several times faster than a TextDecoder call or `+=`.
+    const codes = shortCodes;
+    codes.length = length;
     let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (bytes[i] >= 0x80) {
+    for (let i = 0; i < length; i++) {
+      const byte = bytes[start + i];
+      if (byte >= 0x80) {
         ascii = false;
         break;
       }
+      codes[i] = byte;
     }
-    if (ascii) {
-      let text = "";
-      for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
-      return text;
-    }
+    if (ascii) return String.fromCharCode.apply(null, codes);
   }
   try {
     return strictDecoder.decode(bytes.subarray(start, end));

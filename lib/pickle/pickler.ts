@@ -190,6 +190,10 @@ class Pickler {
         this.#out.byte(Op.EMPTY_TUPLE);
         return undefined;
       }
+      if (holdsOnlyAtoms(value)) {
+        this.#saveAtomTuple(value);
+        return undefined;
+      }
       return this.#saveTuple(value, false);
     }
     if (Array.isArray(value)) return this.#saveList(value, false);
@@ -262,6 +266,21 @@ class Pickler {
     this.#out.byte(Op.BINPERSID);
   }
 
+  /**
+   * A tuple of atoms (shapes, strides) written without a frame: its items
+   * cannot lead back to it, so it needs no second memo lookup either.
+   */
+  #saveAtomTuple(tuple: Tuple): void {
+    const out = this.#out;
+    const length = tuple.length;
+    if (length > 3) out.byte(Op.MARK);
+    for (let i = 0; i < length; i++) this.#save(tuple[i]);
+    out.byte(
+      length === 1 ? Op.TUPLE1 : length === 2 ? Op.TUPLE2 : length === 3 ? Op.TUPLE3 : Op.TUPLE,
+    );
+    this.#objects.set(tuple, this.#put());
+  }
+
   /** `fresh` tuples are new objects in Python (reduce arguments): memoized, never looked up. */
   *#saveTuple(tuple: readonly unknown[], fresh: boolean): Frame {
     const out = this.#out;
@@ -272,7 +291,8 @@ class Pickler {
     }
     if (length > 3) out.byte(Op.MARK);
     for (let i = 0; i < length; i++) yield tuple[i];
-    const existing = fresh ? undefined : this.#objects.get(tuple);
+    // Only a container among the items can lead back to the tuple.
+    const existing = fresh || holdsNoContainers(tuple) ? undefined : this.#objects.get(tuple);
     if (existing !== undefined) {
       // The tuple reached itself through a mutable child: drop the copy, fetch the memo.
       if (length > 3) out.byte(Op.POP_MARK);
@@ -449,12 +469,36 @@ class Pickler {
   }
 }
 
+/** True when every item is a str, int, float, bool or None given as a JS primitive. */
+function holdsOnlyAtoms(items: readonly unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const type = typeof item;
+    if (item !== null && type !== "number" && type !== "string" && type !== "boolean") return false;
+  }
+  return true;
+}
+
+/** True when no item can hold other values: atoms, globals and floats. */
+function holdsNoContainers(items: readonly unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (
+      typeof item === "object" && item !== null && !(item instanceof PyGlobal) &&
+      !(item instanceof PyFloat)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
 function littleEndianTwosComplement(value: bigint, nbytes: number): Uint8Array {
-  let v = BigInt.asUintN(nbytes * 8, value);
+  // Via hex: shifting a bigint byte by byte is quadratic in its size.
+  const hex = BigInt.asUintN(nbytes * 8, value).toString(16).padStart(nbytes * 2, "0");
   const bytes = new Uint8Array(nbytes);
-  for (let i = 0; i < nbytes; i++) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
+  for (let i = 0, at = hex.length - 2; i < nbytes; i++, at -= 2) {
+    bytes[i] = parseInt(hex.slice(at, at + 2), 16);
   }
   return bytes;
 }

@@ -20,7 +20,7 @@ import { PyGlobal } from "./py_global.ts";
 import { type Construction, PyObject } from "./py_object.ts";
 import { PyFrozenSet, PySet } from "./py_set.ts";
 import type { PyStr } from "./py_str.ts";
-import { EMPTY_TUPLE, Tuple } from "./tuple.ts";
+import { EMPTY_TUPLE, Tuple, tupleOfRange } from "./tuple.ts";
 
 /** Hooks that let a caller give meaning to parts of the pickle. */
 export interface UnpickleOptions {
@@ -44,6 +44,15 @@ export interface UnpickleOptions {
 }
 
 const HIGHEST_PROTOCOL = 5;
+// Pickles from this size on are scanned for the memo indices GETs read.
+const PRESCAN_MIN = 1 << 16;
+// Beyond this, a GET index stops the scan: every put is kept.
+const PRESCAN_MAX_INDEX = 1 << 26;
+// Strings from this size on are checked for being a bytes argument (see #latin1Reduce).
+const LARGE_TEXT = 1024;
+const CODECS_ENCODE = PyGlobal.of("_codecs", "encode");
+// Stands for a hook's `undefined` result in the memo, where `undefined` means "missing".
+const MEMO_UNDEFINED = Symbol("undefined");
 const TWO_POW_32 = 2 ** 32;
 
 /**
@@ -79,16 +88,25 @@ class Unpickler {
   #stack: unknown[] = [];
   #marks: number[] = [];
   #fence = 0;
-  #memo = new Map<number, unknown>();
+  // An array, not a Map: memo indices are dense in practice, and V8 would
+  // box the uint32 keys of a Map as heap numbers.
+  #memo: unknown[] = [];
+  #memoCount = 0;
   #protocol = 0;
   #options: UnpickleOptions;
   #maxMemoIndex: number;
+
+  // Memo indices that some GET reads; puts of the others are dropped so
+  // what they hold (most intermediate tuples) can die young. Undefined:
+  // keep every put.
+  #fetched: Uint8Array | undefined;
 
   constructor(data: Uint8Array, options: UnpickleOptions) {
     this.#data = data;
     this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.#options = options;
     this.#maxMemoIndex = options.maxMemoIndex ?? 2 ** 31;
+    this.#fetched = data.length >= PRESCAN_MIN ? fetchedMemoIndices(data) : undefined;
   }
 
   #fail(problem: string): never {
@@ -202,15 +220,115 @@ class Unpickler {
     return items;
   }
 
+  /** Replaces the top `n` stack items with a tuple of them, without an intermediate array. */
+  #tupleFromTop(n: number): void {
+    const stack = this.#stack;
+    const start = stack.length - n;
+    if (start < this.#fence) this.#fail("stack underflow");
+    const tuple = tupleOfRange(stack, start, stack.length);
+    stack.length = start;
+    stack.push(tuple);
+  }
+
   #memoGet(index: number): unknown {
-    const value = this.#memo.get(index);
-    if (value === undefined && !this.#memo.has(index)) this.#fail(`memo key ${index} is missing`);
-    return value;
+    let value = this.#memo[index];
+    if (value === undefined) this.#fail(`memo key ${index} is missing`);
+    if (value instanceof Deferred) this.#memo[index] = value = value.value();
+    return value === MEMO_UNDEFINED ? undefined : value;
+  }
+
+  #memoSet(index: number, value: unknown): void {
+    if (this.#fetched !== undefined && !this.#isFetched(index)) return;
+    if (this.#memo[index] === undefined) this.#memoCount++;
+    this.#memo[index] = value === undefined ? MEMO_UNDEFINED : value;
+  }
+
+  /**
+   * Protocol 2 writes bytes as `_codecs.encode(<latin-1 str>, "latin1")`:
+   * GLOBAL, BINUNICODE, "latin1", TUPLE2, REDUCE, with memo puts between.
+   * When the `n`-byte string about to be read is such an argument, decodes
+   * its UTF-8 straight to bytes and consumes the whole call, instead of
+   * building a large JS string first; the string and the argument tuple
+   * are memoized as deferred values, made only if a GET asks for them.
+   * Returns false, having consumed nothing, when the opcodes differ.
+   */
+  #latin1Reduce(n: number): boolean {
+    const stack = this.#stack;
+    if (this.#frameEnd >= 0 || stack.length <= this.#fence) return false;
+    if (stack[stack.length - 1] !== CODECS_ENCODE) return false;
+    const data = this.#data;
+    const start = this.#pos;
+    if (n > data.length - start) return false;
+    let at = start + n;
+    const textPut = this.#peekPut(at);
+    if (textPut === undefined) return false;
+    at = textPut.next;
+    // The encoding: a short "latin1" string (maybe memoized) or a memo GET of one.
+    let encodingPut: { index: number; next: number } | undefined;
+    const op = data[at];
+    if (op === Op.SHORT_BINUNICODE && at + 8 <= data.length && data[at + 1] === 6) {
+      if (!isLatin1Name(data, at + 2)) return false;
+      encodingPut = this.#peekPut(at + 8);
+      if (encodingPut === undefined) return false;
+      at = encodingPut.next;
+    } else if (
+      (op === Op.BINGET && at + 2 <= data.length) ||
+      (op === Op.LONG_BINGET && at + 5 <= data.length)
+    ) {
+      const index = op === Op.BINGET ? data[at + 1] : this.#view.getUint32(at + 1, true);
+      if (this.#memo[index] !== "latin1") return false;
+      at += op === Op.BINGET ? 2 : 5;
+    } else {
+      return false;
+    }
+    if (data[at] !== Op.TUPLE2) return false;
+    const tuplePut = this.#peekPut(at + 1);
+    if (tuplePut === undefined || data[tuplePut.next] !== Op.REDUCE) return false;
+    const bytes = latin1FromUtf8(data, start, start + n);
+    if (bytes === undefined) return false;
+
+    const text = new Deferred(() => String(decodeUtf8(data, start, start + n)));
+    if (textPut.index >= 0) this.#memoSet(textPut.index, text);
+    if (encodingPut !== undefined && encodingPut.index >= 0) {
+      this.#memoSet(encodingPut.index, "latin1");
+    }
+    if (tuplePut.index >= 0) {
+      this.#memoSet(tuplePut.index, new Deferred(() => Tuple.of(text.value(), "latin1")));
+    }
+    stack.pop();
+    stack.push(bytes);
+    this.#pos = tuplePut.next + 1;
+    return true;
+  }
+
+  /**
+   * Reads an optional BINPUT or LONG_BINPUT at `at`: its memo index (-1 for
+   * none) and the offset after it; undefined for a put this fast path leaves
+   * to the main loop (text PUT, MEMOIZE, an index past the limit).
+   */
+  #peekPut(at: number): { index: number; next: number } | undefined {
+    const data = this.#data;
+    const op = data[at];
+    if (op === Op.BINPUT && at + 2 <= data.length) return { index: data[at + 1], next: at + 2 };
+    if (op === Op.LONG_BINPUT && at + 5 <= data.length) {
+      const index = this.#view.getUint32(at + 1, true);
+      return index > this.#maxMemoIndex ? undefined : { index, next: at + 5 };
+    }
+    if (op === Op.PUT || op === Op.MEMOIZE) return undefined;
+    return at < data.length ? { index: -1, next: at } : undefined;
   }
 
   #memoPut(index: number): void {
     if (index > this.#maxMemoIndex) this.#fail(`memo index ${index} is too large`);
-    this.#memo.set(index, this.#top());
+    const value = this.#top();
+    if (this.#fetched !== undefined && !this.#isFetched(index)) return;
+    if (this.#memo[index] === undefined) this.#memoCount++;
+    this.#memo[index] = value === undefined ? MEMO_UNDEFINED : value;
+  }
+
+  #isFetched(index: number): boolean {
+    const fetched = this.#fetched!;
+    return (index >>> 3) < fetched.length && (fetched[index >>> 3] & (1 << (index & 7))) !== 0;
   }
 
   #global(module: string, name: string): unknown {
@@ -286,6 +404,12 @@ class Unpickler {
       this.#opStart = this.#pos;
       // Opcodes after a frame's last byte are outside any frame.
       if (this.#frameEnd >= 0 && this.#pos >= this.#frameEnd) this.#frameEnd = -1;
+      if (this.#pos >= data.length) {
+        throw new PickleError(
+          `Cannot decode pickle: needs 1 bytes but only 0 remain at offset ${this.#pos} (no STOP)`,
+          this.#pos,
+        );
+      }
       const op = this.#op = this.#u8();
       switch (op) {
         case Op.PROTO: {
@@ -382,15 +506,19 @@ class Unpickler {
           );
           break;
         }
-        case Op.BINUNICODE:
-          this.#push(this.#utf8(this.#u32()));
+        case Op.BINUNICODE: {
+          const length = this.#u32();
+          if (length < LARGE_TEXT || !this.#latin1Reduce(length)) this.#push(this.#utf8(length));
           break;
+        }
         case Op.SHORT_BINUNICODE:
           this.#push(this.#utf8(this.#u8()));
           break;
-        case Op.BINUNICODE8:
-          this.#push(this.#utf8(this.#u64()));
+        case Op.BINUNICODE8: {
+          const length = this.#u64();
+          if (length < LARGE_TEXT || !this.#latin1Reduce(length)) this.#push(this.#utf8(length));
           break;
+        }
         case Op.UNICODE:
           this.#push(decodeRawUnicodeEscape(this.#latin1Line()));
           break;
@@ -431,24 +559,21 @@ class Unpickler {
           this.#push(EMPTY_TUPLE);
           break;
         case Op.TUPLE1:
-          this.#push(Tuple.of(this.#pop()));
+          this.#tupleFromTop(1);
           break;
-        case Op.TUPLE2: {
-          const b = this.#pop();
-          const a = this.#pop();
-          this.#push(Tuple.of(a, b));
+        case Op.TUPLE2:
+          this.#tupleFromTop(2);
+          break;
+        case Op.TUPLE3:
+          this.#tupleFromTop(3);
+          break;
+        case Op.TUPLE: {
+          const mark = this.#marks.pop();
+          if (mark === undefined) this.#fail("no MARK on the stack");
+          this.#fence = this.#marks.length > 0 ? this.#marks[this.#marks.length - 1] : 0;
+          this.#tupleFromTop(stack.length - mark);
           break;
         }
-        case Op.TUPLE3: {
-          const c = this.#pop();
-          const b = this.#pop();
-          const a = this.#pop();
-          this.#push(Tuple.of(a, b, c));
-          break;
-        }
-        case Op.TUPLE:
-          this.#push(Tuple.fromArray(this.#popMark()));
-          break;
         case Op.EMPTY_LIST:
           this.#push([]);
           break;
@@ -596,7 +721,7 @@ class Unpickler {
           this.#memoPut(this.#u32());
           break;
         case Op.MEMOIZE:
-          this.#memoPut(this.#memo.size);
+          this.#memoPut(this.#memoCount);
           break;
         case Op.EXT1:
         case Op.EXT2:
@@ -686,4 +811,202 @@ function parseFloatLiteral(text: string): number | undefined {
   if (trimmed === "-inf" || trimmed === "-infinity") return -Infinity;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(trimmed)) return undefined;
   return Number(trimmed);
+}
+
+/** A memo value made on first use: what a fast path memoized but did not build. */
+class Deferred {
+  #make: (() => unknown) | undefined;
+  #value: unknown;
+
+  constructor(make: () => unknown) {
+    this.#make = make;
+  }
+
+  value(): unknown {
+    if (this.#make !== undefined) {
+      this.#value = this.#make();
+      this.#make = undefined;
+    }
+    return this.#value;
+  }
+}
+
+function isLatin1Name(data: Uint8Array, at: number): boolean {
+  // "latin1"
+  return data[at] === 0x6c && data[at + 1] === 0x61 && data[at + 2] === 0x74 &&
+    data[at + 3] === 0x69 && data[at + 4] === 0x6e && data[at + 5] === 0x31;
+}
+
+/**
+ * The bytes whose Latin-1 text has the UTF-8 `data[start, end)`, or
+ * undefined when that UTF-8 holds anything else (code points past U+00FF,
+ * invalid sequences): then the general path decides.
+ */
+function latin1FromUtf8(
+  data: Uint8Array,
+  start: number,
+  end: number,
+): Uint8Array | undefined {
+  const out = new Uint8Array(end - start);
+  let j = 0;
+  let i = start;
+  const last = end - 1;
+  while (i < last) {
+    const b = data[i];
+    if (b < 0x80) {
+      out[j++] = b;
+      i++;
+      continue;
+    }
+    // U+0080..U+00FF: lead byte 0xC2 or 0xC3, then a continuation byte.
+    const c = data[i + 1];
+    if ((b & 0xfe) !== 0xc2 || (c & 0xc0) !== 0x80) return undefined;
+    out[j++] = ((b & 0x03) << 6) | (c & 0x3f);
+    i += 2;
+  }
+  if (i < end) {
+    if (data[i] >= 0x80) return undefined;
+    out[j++] = data[i];
+  }
+  // A fresh array of the exact size, as the general path returns.
+  return j === out.length ? out : out.slice(0, j);
+}
+
+/**
+ * A bit set of the memo indices that GET, BINGET and LONG_BINGET read, found
+ * by walking the opcodes once without decoding anything. Undefined when the
+ * pickle uses MEMOIZE (its indices count earlier puts), has an opcode the
+ * walk does not know, ends early, or reads a huge index: then the decoder
+ * keeps every put, and reports any problem itself.
+ */
+function fetchedMemoIndices(data: Uint8Array): Uint8Array | undefined {
+  let bits = new Uint8Array(1024);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const end = data.length;
+  const mark = (index: number): boolean => {
+    if (index > PRESCAN_MAX_INDEX) return false;
+    const byte = index >>> 3;
+    if (byte >= bits.length) {
+      const grown = new Uint8Array(Math.max(bits.length * 2, byte + 1));
+      grown.set(bits);
+      bits = grown;
+    }
+    bits[byte] |= 1 << (index & 7);
+    return true;
+  };
+  const lineEnd = (from: number): number => {
+    const found = data.indexOf(0x0a, from);
+    return found < 0 ? end : found + 1;
+  };
+  let i = 0;
+  while (i < end) {
+    const op = data[i++];
+    switch (op) {
+      case 0x2e: // STOP
+        return bits;
+      case 0x28: // MARK
+      case 0x30: // POP
+      case 0x31: // POP_MARK
+      case 0x32: // DUP
+      case 0x4e: // NONE
+      case 0x51: // BINPERSID
+      case 0x52: // REDUCE
+      case 0x61: // APPEND
+      case 0x62: // BUILD
+      case 0x64: // DICT
+      case 0x7d: // EMPTY_DICT
+      case 0x65: // APPENDS
+      case 0x6c: // LIST
+      case 0x5d: // EMPTY_LIST
+      case 0x6f: // OBJ
+      case 0x73: // SETITEM
+      case 0x74: // TUPLE
+      case 0x29: // EMPTY_TUPLE
+      case 0x75: // SETITEMS
+      case 0x81: // NEWOBJ
+      case 0x85: // TUPLE1
+      case 0x86: // TUPLE2
+      case 0x87: // TUPLE3
+      case 0x88: // NEWTRUE
+      case 0x89: // NEWFALSE
+      case 0x8f: // EMPTY_SET
+      case 0x90: // ADDITEMS
+      case 0x91: // FROZENSET
+      case 0x92: // NEWOBJ_EX
+      case 0x93: // STACK_GLOBAL
+      case 0x97: // NEXT_BUFFER
+      case 0x98: // READONLY_BUFFER
+        break;
+      case 0x68: // BINGET
+        if (i >= end) return undefined;
+        mark(data[i++]);
+        break;
+      case 0x6a: // LONG_BINGET
+        if (i + 4 > end || !mark(view.getUint32(i, true))) return undefined;
+        i += 4;
+        break;
+      case 0x67: { // GET
+        const stop = lineEnd(i);
+        const text = new TextDecoder().decode(data.subarray(i, stop - 1));
+        if (!/^\d+$/.test(text) || !mark(Number(text))) return undefined;
+        i = stop;
+        break;
+      }
+      case 0x80: // PROTO
+      case 0x4b: // BININT1
+      case 0x71: // BINPUT
+      case 0x82: // EXT1
+        i += 1;
+        break;
+      case 0x4d: // BININT2
+      case 0x83: // EXT2
+        i += 2;
+        break;
+      case 0x4a: // BININT
+      case 0x72: // LONG_BINPUT
+      case 0x84: // EXT4
+        i += 4;
+        break;
+      case 0x47: // BINFLOAT
+      case 0x95: // FRAME (its contents are opcodes too)
+        i += 8;
+        break;
+      case 0x55: // SHORT_BINSTRING
+      case 0x43: // SHORT_BINBYTES
+      case 0x8c: // SHORT_BINUNICODE
+      case 0x8a: // LONG1
+        if (i >= end) return undefined;
+        i += 1 + data[i];
+        break;
+      case 0x58: // BINUNICODE
+      case 0x54: // BINSTRING
+      case 0x42: // BINBYTES
+      case 0x8b: // LONG4
+        if (i + 4 > end) return undefined;
+        i += 4 + view.getUint32(i, true);
+        break;
+      case 0x8d: // BINUNICODE8
+      case 0x8e: // BINBYTES8
+      case 0x96: // BYTEARRAY8
+        if (i + 8 > end) return undefined;
+        i += 8 + view.getUint32(i, true) + view.getUint32(i + 4, true) * 2 ** 32;
+        break;
+      case 0x49: // INT
+      case 0x4c: // LONG
+      case 0x46: // FLOAT
+      case 0x53: // STRING
+      case 0x56: // UNICODE
+      case 0x50: // PERSID
+      case 0x70: // PUT
+        i = lineEnd(i);
+        break;
+      case 0x63: // GLOBAL
+      case 0x69: // INST
+        i = lineEnd(lineEnd(i));
+        break;
+      default: // MEMOIZE, or not an opcode
+        return undefined;
+    }
+  }
+  return undefined;
 }

@@ -14,7 +14,8 @@ import { assertTorchZip } from "../zip/detect_format.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import { HttpSource } from "../zip/http_source.ts";
 import { FileSource, type RandomAccessSource } from "../zip/source.ts";
-import { DEFAULT_ALIGNMENT, TorchZipWriter } from "../zip/torch_zip_writer.ts";
+import { MAX_UINT32, METHOD_STORED } from "../zip/_format.ts";
+import { DEFAULT_ALIGNMENT, torchRecordLayout, TorchZipWriter } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
 import { torchPickleOptions, torchUnpickleOptions } from "./_torch_pickle.ts";
 
@@ -27,10 +28,37 @@ export interface OpenOptions {
   findGlobal?: (module: string, name: string) => unknown;
 }
 
+/**
+ * How {@linkcode Checkpoint.save} writes the file:
+ * - `"stream"` writes every record through memory in torch's own layout;
+ * - `"clone"` lets the kernel copy the source file (`copy_file_range`, a
+ *   reflink where the filesystem has them), keeps the storage records where
+ *   they are and rewrites only the records before and after them. It needs
+ *   an unchanged set and order of storages read from a local file;
+ * - `"auto"` (the default) clones when that is possible, copies mostly
+ *   storage bytes, and the target folder is on the source's filesystem of a
+ *   kind that clones (btrfs, XFS, ZFS, bcachefs, OCFS2 on Linux; APFS on
+ *   macOS), where it takes a fraction of a second for any size; it streams
+ *   otherwise, since a kernel byte copy is no faster than streaming.
+ */
+export type SaveStrategy = "auto" | "stream" | "clone";
+
+/** Progress of a {@linkcode Checkpoint.save}, in bytes. */
+export interface SaveProgress {
+  /** Bytes copied or written so far; never decreases. */
+  done: number;
+  /** Bytes the save expects to copy or write; the last report has `done === total`. */
+  total: number;
+}
+
 /** Options for {@linkcode Checkpoint.save}. */
 export interface SaveOptions {
   /** Folder name inside the archive; default: the one the input used. */
   archiveName?: string;
+  /** How to write the file; default `"auto"`. See {@linkcode SaveStrategy}. */
+  strategy?: SaveStrategy;
+  /** Called as bytes are copied or written, e.g. to draw a progress bar. */
+  onProgress?: (progress: SaveProgress) => void;
 }
 
 /** What {@linkcode Checkpoint.save} wrote. */
@@ -43,12 +71,42 @@ export interface SaveResult {
   pickleSize: number;
   /** Number of storage records written. */
   storages: number;
+  /** The strategy used: `"stream"` or `"clone"`. */
+  strategy: "stream" | "clone";
 }
 
 // Records torch writes besides data.pkl and data/<key>, in torch's order.
 const LEADING_METADATA = [".format_version", ".storage_alignment", "byteorder"];
 const VERSION_RECORDS = ["version", ".data/version"];
 const SERIALIZATION_ID = ".data/serialization_id";
+const FORMAT_VERSION = ".format_version";
+// Zeros that fill the place of the old head when a clone moves data.pkl to
+// the end; dropped again by the next save.
+const FILLER = ".data/ckptkit_padding";
+// Below this much storage data a clone saves nothing measurable, and
+// streaming keeps torch's exact layout.
+const CLONE_MIN_BYTES = 32 << 20;
+// Filesystems where copy_file_range shares extents instead of copying bytes.
+const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]);
+const STRATEGIES: readonly string[] = ["auto", "stream", "clone"];
+
+/** What a clone keeps and rewrites, worked out before anything is written. */
+interface ClonePlan {
+  /** The source's local file, which the kernel copies. */
+  source: FileSource;
+  /** Storage records in file order, each with the offset where the next record starts. */
+  kept: { name: string; entry: ZipEntry; end: number }[];
+  /** Offset of the first storage record's local header. */
+  start: number;
+  /** Offset just past the last storage record. */
+  end: number;
+  /** Leading records, data.pkl first, as written. */
+  head: string[];
+  /** Whether the new head ends exactly where the storages start. */
+  headInPlace: boolean;
+  /** Whether the clone copies mostly storage bytes, so `"auto"` picks it. */
+  worthwhile: boolean;
+}
 
 /**
  * A PyTorch checkpoint (`torch.save` zip format).
@@ -196,23 +254,76 @@ export class Checkpoint {
   }
 
   /**
-   * Writes the checkpoint to `path` in torch's own layout: storage records
-   * are copied from the source as byte ranges, or written from memory for
-   * new ones. The file is written to a temporary name in the same folder,
-   * synced, then renamed over `path`.
+   * Writes the checkpoint to `path`. Storage records are copied from the
+   * source as untouched byte ranges, or written from memory for new ones.
+   * The file is written to a temporary name in the same folder, synced, then
+   * renamed over `path`. See {@linkcode SaveStrategy} for how the bytes get
+   * there; every strategy writes a file that torch loads, and
+   * `.format_version` is kept only when the storages sit where torch's
+   * computed-offset loading expects them.
+   *
+   * @throws {CheckpointError} for an unknown strategy, or `"clone"` when the
+   * checkpoint cannot be cloned (the message says why).
    */
   async save(path: string, options: SaveOptions = {}): Promise<SaveResult> {
+    const strategy = options.strategy ?? "auto";
+    if (!STRATEGIES.includes(strategy)) {
+      throw new CheckpointError(
+        `Cannot save checkpoint: unknown strategy ${JSON.stringify(strategy)}`,
+      );
+    }
     const { pickle: pickleBytes, storages } = this.encode();
     const alignment = await this.#alignment();
-    const temp = tempPathBeside(path);
+    const archiveName = options.archiveName ?? this.archiveName;
+    const progress = new ProgressCounter(options.onProgress);
+    if (strategy !== "stream") {
+      let plan = this.#planClone(storages, archiveName, pickleBytes.length, alignment);
+      if (typeof plan !== "string" && !await this.#stillOnDisk(plan.source)) {
+        plan = "the source file was replaced or changed since it was opened";
+      }
+      if (typeof plan === "string") {
+        if (strategy === "clone") throw new CheckpointError(`Cannot clone checkpoint: ${plan}`);
+      } else if (
+        strategy === "clone" || (plan.worthwhile && await kernelClones(this.path, path))
+      ) {
+        return await replaceAtomically(
+          path,
+          (temp) => this.#saveClone(temp, path, plan, pickleBytes, storages, alignment, progress),
+        );
+      }
+    }
+    return await replaceAtomically(
+      path,
+      (temp) =>
+        this.#saveStream(temp, path, pickleBytes, storages, archiveName, alignment, progress),
+    );
+  }
+
+  async #saveStream(
+    temp: string,
+    path: string,
+    pickleBytes: Uint8Array,
+    storages: Storage[],
+    archiveName: string,
+    alignment: number,
+    progress: ProgressCounter,
+  ): Promise<SaveResult> {
+    // Our writer lays storages out as torch does, so computed offsets hold
+    // unless a copied record is longer than its storage.
+    const exact = storages.every((s) => s.record === undefined || s.record.entry.size === s.nbytes);
+    const head = ["data.pkl", ...this.#leadingRecords(exact)];
+    progress.total = pickleBytes.length + this.#recordBytes(head.slice(1)) +
+      storages.reduce((sum, s) => sum + (s.record?.entry.size ?? s.nbytes), 0) +
+      this.#recordBytes(this.#trailingRecords());
     const file = await Deno.open(temp, { write: true, createNew: true });
     try {
       const writer = await TorchZipWriter.create(file, {
-        archiveName: options.archiveName ?? this.archiveName,
+        archiveName,
         alignment,
+        onWrite: (bytes) => progress.add(bytes),
       });
       await writer.writeRecord("data.pkl", pickleBytes);
-      for (const name of LEADING_METADATA) await this.#copyIfPresent(writer, name);
+      for (const name of head.slice(1)) await this.#copy(writer, name);
       for (let i = 0; i < storages.length; i++) {
         const storage = storages[i];
         const name = `data/${i}`;
@@ -222,34 +333,223 @@ export class Checkpoint {
           await writer.writeRecord(name, storage.loaded!.subarray(0, storage.nbytes));
         }
       }
-      const versionName = VERSION_RECORDS.find((name) => this.#entries.has(name));
-      if (versionName === undefined) {
-        await writer.writeRecord("version", new TextEncoder().encode("3\n"));
-      } else {
-        await this.#copyIfPresent(writer, versionName);
-      }
-      if (this.#entries.has(SERIALIZATION_ID)) {
-        await writer.writeRecord(SERIALIZATION_ID, serializationId(writer));
-      }
-      for (const [name, entry] of this.#entries) {
-        if (!isTorchRecord(name)) await writer.copyRecord(name, this.#source, entry);
-      }
+      await this.#writeTrailing(writer);
       await writer.finish();
       await file.sync();
-      file.close();
-      await Deno.rename(temp, path);
+      progress.finish();
       return {
         path,
         size: writer.position,
         pickleSize: pickleBytes.length,
         storages: storages.length,
+        strategy: "stream",
       };
-    } catch (error) {
-      try {
-        file.close();
-      } catch { /* already closed */ }
-      await Deno.remove(temp).catch(() => {});
-      throw error;
+    } finally {
+      file.close();
+    }
+  }
+
+  async #saveClone(
+    temp: string,
+    path: string,
+    plan: ClonePlan,
+    pickleBytes: Uint8Array,
+    storages: Storage[],
+    alignment: number,
+    progress: ProgressCounter,
+  ): Promise<SaveResult> {
+    const { source, kept, start, head, headInPlace } = plan;
+    progress.total = source.size + pickleBytes.length + this.#recordBytes(head.slice(1)) +
+      this.#recordBytes(this.#trailingRecords());
+    await copyWithProgress(this.path, temp, source.size, progress);
+    // The copy has the source's mode; like a streamed file, it must be writable.
+    const { mode } = await Deno.stat(temp);
+    if (mode !== null && (mode & 0o200) === 0) await Deno.chmod(temp, (mode & 0o777) | 0o200);
+    const file = await Deno.open(temp, { read: true, write: true });
+    try {
+      if ((await file.stat()).size !== source.size) {
+        throw new CheckpointError("Cannot clone checkpoint: the copy has the wrong size");
+      }
+      const writer = await TorchZipWriter.create(file, {
+        archiveName: this.archiveName,
+        alignment,
+        onWrite: (bytes) => progress.add(bytes),
+      });
+      const writeHead = async () => {
+        await writer.writeRecord("data.pkl", pickleBytes);
+        for (const name of head.slice(1)) await this.#copy(writer, name);
+      };
+      if (headInPlace) await writeHead();
+      else await writer.writeFiller(FILLER, start);
+      for (const { name, entry, end } of kept) await writer.keepRecord(name, entry, end);
+      if (!headInPlace) await writeHead();
+      await this.#writeTrailing(writer);
+      await writer.finish();
+      await file.sync();
+      progress.finish();
+      return {
+        path,
+        size: writer.position,
+        pickleSize: pickleBytes.length,
+        storages: storages.length,
+        strategy: "clone",
+      };
+    } finally {
+      file.close();
+    }
+  }
+
+  /**
+   * Works out whether the new file can keep every storage record where the
+   * source has it; returns why not otherwise.
+   */
+  #planClone(
+    storages: Storage[],
+    archiveName: string,
+    pickleSize: number,
+    alignment: number,
+  ): ClonePlan | string {
+    const source = this.#source;
+    if (!(source instanceof FileSource)) return "the source is not a local file";
+    if (archiveName !== this.archiveName) return "the archive folder is renamed";
+    if (storages.length === 0) return "there are no storages";
+    const storageEntries = new Set<ZipEntry>();
+    for (let i = 0; i < storages.length; i++) {
+      const record = storages[i].record;
+      if (record === undefined || record.source !== source) {
+        return `storage ${i} is new or comes from another file`;
+      }
+      if (record.entry !== this.#entries.get(`data/${i}`)) {
+        return "the storages are renumbered (added, dropped or reordered)";
+      }
+      if (record.entry.method !== METHOD_STORED) return `storage record data/${i} is compressed`;
+      storageEntries.add(record.entry);
+    }
+    for (const name of this.#entries.keys()) {
+      if (name.startsWith("data/") && !storageEntries.has(this.#entries.get(name)!)) {
+        return `storage record ${name} is no longer used`;
+      }
+    }
+    // The storages must form one run of records in file order.
+    const sorted = [...this.#entries].sort((a, b) =>
+      a[1].localHeaderOffset - b[1].localHeaderOffset
+    );
+    const first = sorted.findIndex(([, entry]) => storageEntries.has(entry));
+    const last = first + storages.length - 1;
+    for (let k = first; k <= last; k++) {
+      if (!storageEntries.has(sorted[k]?.[1])) {
+        return `record ${sorted[k][0]} lies between the storage records`;
+      }
+    }
+    const start = sorted[first][1].localHeaderOffset;
+    const end = last + 1 < sorted.length
+      ? sorted[last + 1][1].localHeaderOffset
+      : this.directory.centralDirectoryOffset;
+    const kept = sorted.slice(first, last + 1).map(([name, entry], k) => ({
+      name,
+      entry,
+      end: first + k < last ? sorted[first + k + 1][1].localHeaderOffset : end,
+    }));
+
+    const head = [
+      "data.pkl",
+      ...this.#leadingRecords(this.#computedOffsetsHold(storages, alignment)),
+    ];
+    const prefixLength = encoder.encode(`${archiveName}/`).length;
+    let headEnd = 0;
+    for (const name of head) {
+      const size = name === "data.pkl" ? pickleSize : this.#entries.get(name)!.size;
+      headEnd =
+        torchRecordLayout(headEnd, prefixLength + encoder.encode(name).length, size, alignment)
+          .end;
+    }
+    const headInPlace = headEnd === start;
+    if (!headInPlace && (start < 30 + prefixLength + FILLER.length + 4 || start >= MAX_UINT32)) {
+      return "there is no room for a filler record before the storages";
+    }
+    const storageBytes = end - start;
+    const wasted = source.size - storageBytes + (headInPlace ? 0 : start);
+    return {
+      source,
+      kept,
+      start,
+      end,
+      head,
+      headInPlace,
+      worthwhile: storageBytes >= CLONE_MIN_BYTES && wasted * 4 <= storageBytes,
+    };
+  }
+
+  /**
+   * Whether the storage records, left where they are, sit where loaders that
+   * compute offsets (torch 2.x with `.format_version`) expect them: data/0
+   * first and each next one right after, laid out as torch's writer does.
+   */
+  #computedOffsetsHold(storages: Storage[], alignment: number): boolean {
+    let cursor = 0;
+    for (let i = 0; i < storages.length; i++) {
+      const entry = storages[i].record?.entry;
+      const nbytes = storages[i].nbytes;
+      if (entry === undefined || entry.size !== nbytes) return false;
+      if (i > 0) {
+        const layout = torchRecordLayout(
+          cursor,
+          encoder.encode(entry.name).length,
+          nbytes,
+          alignment,
+        );
+        if (entry.localHeaderOffset !== cursor || entry.dataOffset !== layout.dataOffset) {
+          return false;
+        }
+        cursor = layout.end;
+      } else {
+        const zip64 = entry.localHeaderOffset >= MAX_UINT32 || nbytes >= MAX_UINT32;
+        cursor = entry.dataOffset + nbytes + (nbytes > 0 ? (zip64 ? 24 : 16) : 0);
+      }
+    }
+    return true;
+  }
+
+  /** Torch's metadata records after data.pkl that the source has. */
+  #leadingRecords(keepFormatVersion: boolean): string[] {
+    return LEADING_METADATA.filter((name) =>
+      this.#entries.has(name) && (name !== FORMAT_VERSION || keepFormatVersion)
+    );
+  }
+
+  /** Source records copied after the storages, besides the version and serialization id. */
+  #trailingRecords(): string[] {
+    const names = [...this.#entries.keys()].filter((name) => !isTorchRecord(name));
+    const version = VERSION_RECORDS.find((name) => this.#entries.has(name));
+    return version === undefined ? names : [version, ...names];
+  }
+
+  #recordBytes(names: string[]): number {
+    return names.reduce((sum, name) => sum + (this.#entries.get(name)?.size ?? 0), 0);
+  }
+
+  async #writeTrailing(writer: TorchZipWriter): Promise<void> {
+    const versionName = VERSION_RECORDS.find((name) => this.#entries.has(name));
+    if (versionName === undefined) {
+      await writer.writeRecord("version", encoder.encode("3\n"));
+    } else {
+      await this.#copy(writer, versionName);
+    }
+    if (this.#entries.has(SERIALIZATION_ID)) {
+      await writer.writeRecord(SERIALIZATION_ID, serializationId(writer));
+    }
+    for (const [name, entry] of this.#entries) {
+      if (!isTorchRecord(name)) await writer.copyRecord(name, this.#source, entry);
+    }
+  }
+
+  /** Whether `this.path` is still the file the source reads, unchanged in size. */
+  async #stillOnDisk(source: FileSource): Promise<boolean> {
+    try {
+      const [open, onDisk] = await Promise.all([source.file.stat(), Deno.stat(this.path)]);
+      return open.dev === onDisk.dev && open.ino === onDisk.ino && onDisk.size === source.size;
+    } catch {
+      return false;
     }
   }
 
@@ -263,9 +563,8 @@ export class Checkpoint {
     return value;
   }
 
-  async #copyIfPresent(writer: TorchZipWriter, name: string): Promise<void> {
-    const entry = this.#entries.get(name);
-    if (entry !== undefined) await writer.copyRecord(name, this.#source, entry);
+  async #copy(writer: TorchZipWriter, name: string): Promise<void> {
+    await writer.copyRecord(name, this.#source, this.#entries.get(name)!);
   }
 
   /** Closes the source file. */
@@ -274,14 +573,122 @@ export class Checkpoint {
   }
 }
 
+const encoder = new TextEncoder();
+
 function isTorchRecord(name: string): boolean {
   return name === "data.pkl" || name.startsWith("data/") || LEADING_METADATA.includes(name) ||
-    VERSION_RECORDS.includes(name) || name === SERIALIZATION_ID;
+    VERSION_RECORDS.includes(name) || name === SERIALIZATION_ID || name === FILLER;
+}
+
+/** Reports save progress as a monotonic byte count, clamped to the expected total. */
+class ProgressCounter {
+  total = 0;
+  #done = 0;
+  #report: ((progress: SaveProgress) => void) | undefined;
+
+  constructor(report: ((progress: SaveProgress) => void) | undefined) {
+    this.#report = report;
+  }
+
+  /** Whether anyone listens. */
+  get active(): boolean {
+    return this.#report !== undefined;
+  }
+
+  /** Moves to `done` when that is further than before. */
+  reach(done: number): void {
+    if (this.#report === undefined || done <= this.#done) return;
+    // Headers and the central directory are not in the total: stop short of it.
+    this.#done = Math.min(done, Math.max(this.total - 1, 0));
+    this.#report({ done: this.#done, total: this.total });
+  }
+
+  add(bytes: number): void {
+    this.reach(this.#done + bytes);
+  }
+
+  finish(): void {
+    this.#done = this.total;
+    this.#report?.({ done: this.total, total: this.total });
+  }
+}
+
+/**
+ * Runs `write(temp)` for a temporary path beside `path`, then renames the
+ * result over `path`; removes the temporary file when anything fails.
+ */
+async function replaceAtomically<T>(path: string, write: (temp: string) => Promise<T>): Promise<T> {
+  const temp = tempPathBeside(path);
+  try {
+    const result = await write(temp);
+    await Deno.rename(temp, path);
+    return result;
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/** `Deno.copyFile`, reporting the growing size of the copy while the kernel works. */
+async function copyWithProgress(
+  from: string,
+  to: string,
+  size: number,
+  progress: ProgressCounter,
+): Promise<void> {
+  if (!progress.active) return await Deno.copyFile(from, to);
+  let copying = true;
+  const timer = setInterval(() => {
+    Deno.stat(to).then(
+      (info) => copying && progress.reach(Math.min(info.size, size)),
+      () => {},
+    );
+  }, 100);
+  try {
+    await Deno.copyFile(from, to);
+  } finally {
+    copying = false;
+    clearInterval(timer);
+  }
+  progress.reach(size);
+}
+
+/**
+ * Whether the kernel can clone `from` into the folder of `to` rather than
+ * copy its bytes: both on one filesystem of a kind that clones.
+ */
+async function kernelClones(from: string, to: string): Promise<boolean> {
+  try {
+    const [source, folder] = await Promise.all([Deno.stat(from), Deno.stat(folderOf(to))]);
+    if (source.dev !== folder.dev) return false;
+    if (Deno.build.os === "darwin") return true; // APFS: copyFile clones
+    if (Deno.build.os !== "linux") return false;
+    // The mount with the same device number tells the filesystem type.
+    const dev = source.dev;
+    const high = Math.floor(dev / 2 ** 32);
+    const low = dev % 2 ** 32;
+    const major = ((low >>> 8) & 0xfff) | (high & ~0xfff);
+    const minor = (low & 0xff) | ((low >>> 12) & ~0xff);
+    for (const line of (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")) {
+      const fields = line.split(" ");
+      if (fields[2] !== `${major}:${minor}`) continue;
+      const separator = fields.indexOf("-", 6);
+      if (separator > 0 && CLONING_FILESYSTEMS.has(fields[separator + 1])) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+function folderOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : path.slice(0, slash) || "/";
 }
 
 function tempPathBeside(path: string): string {
   const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const dir = folderOf(path);
   const base = slash < 0 ? path : path.slice(slash + 1);
   const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
   return `${dir}/.${base}.${suffix}.ckptkit-tmp`;

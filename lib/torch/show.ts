@@ -13,7 +13,7 @@ import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { PyFrozenSet, PySet } from "../pickle/py_set.ts";
 import { PyStr } from "../pickle/py_str.ts";
-import { scalarRepr } from "../pickle/repr.ts";
+import { bytesRepr, scalarRepr, strRepr } from "../pickle/repr.ts";
 import { Tuple } from "../pickle/tuple.ts";
 import { readNdarray, readNumpyScalar } from "./ndarray.ts";
 import { Parameter, Tensor } from "./tensor.ts";
@@ -32,6 +32,7 @@ function items(n: number): string {
   return n === 1 ? "1 item" : `${n} items`;
 }
 const MAX_SCALAR = 120;
+const LONG_STRING = 256;
 
 function limits(options: ShowOptions): { depth: number; maxItems: number } {
   return {
@@ -58,8 +59,36 @@ export function tensorSummary(value: Tensor | Parameter): string {
   return parts.join(" ");
 }
 
+const MAX_LEAF = 400;
+
+// A hostile tensor or array may carry a million-entry shape.
+function clip(text: string | undefined): string | undefined {
+  return text !== undefined && text.length > MAX_LEAF ? `${text.slice(0, MAX_LEAF - 3)}...` : text;
+}
+
+// Python itself refuses str() of ints this long (sys.int_max_str_digits).
+const MAX_INT_DIGITS = 4300;
+const HUGE_INT = 10n ** BigInt(MAX_INT_DIGITS);
+const HUGE_INT_TEXT = `<int of more than ${MAX_INT_DIGITS} digits>`;
+
+function isHugeInt(value: bigint): boolean {
+  // Comparisons cost the size of the limit, not of the value.
+  return value >= HUGE_INT || value <= -HUGE_INT;
+}
+
 function scalar(value: unknown): string | undefined {
-  const text = scalarRepr(value);
+  // Only a prefix is rendered, since a long value may be shared a million
+  // times; each item yields at least one character of its repr.
+  let text: string | undefined;
+  if (typeof value === "string" && value.length > MAX_SCALAR) {
+    text = strRepr(value.slice(0, MAX_SCALAR));
+  } else if (value instanceof PyStr && value.units.length > MAX_SCALAR) {
+    text = strRepr(value.units.slice(0, MAX_SCALAR), true);
+  } else if (value instanceof Uint8Array && value.length > MAX_SCALAR) {
+    text = bytesRepr(value.subarray(0, MAX_SCALAR));
+  } else if (typeof value === "bigint" && isHugeInt(value)) {
+    return HUGE_INT_TEXT;
+  } else text = scalarRepr(value);
   if (text === undefined) return undefined;
   return text.length > MAX_SCALAR ? `${text.slice(0, MAX_SCALAR - 3)}...` : text;
 }
@@ -136,10 +165,23 @@ function typeName(value: unknown): string {
 export function formatTree(root: unknown, options: ShowOptions = {}): string {
   const { depth, maxItems } = limits(options);
   const lines: string[] = [];
-  const seen = new Map<object, number>();
+  // Containers are listed once; leaves are described once per object. Both
+  // keep the work linear in the pickle's size however often it shares them.
+  const seen = new Map<object, { line: number; label: string }>();
+  const leaves = new Map<object, string | undefined>();
   const visit = (value: unknown, prefix: string, level: number) => {
     const indent = "  ".repeat(level);
-    const simple = leaf(value);
+    const isObject = typeof value === "object" && value !== null;
+    const shown = isObject ? seen.get(value) : undefined;
+    if (shown !== undefined) {
+      lines.push(`${indent}${prefix}${shown.label} <same object as line ${shown.line}>`);
+      return;
+    }
+    let simple = isObject ? leaves.get(value) : undefined;
+    if (simple === undefined && !(isObject && leaves.has(value))) {
+      simple = clip(leaf(value));
+      if (isObject) leaves.set(value, simple);
+    }
     if (simple !== undefined) {
       lines.push(`${indent}${prefix}${simple}`);
       return;
@@ -149,13 +191,7 @@ export function formatTree(root: unknown, options: ShowOptions = {}): string {
       lines.push(`${indent}${prefix}<${typeName(value)}>`);
       return;
     }
-    const object = value as object;
-    const shown = seen.get(object);
-    if (shown !== undefined) {
-      lines.push(`${indent}${prefix}${node.label} <same object as line ${shown}>`);
-      return;
-    }
-    seen.set(object, lines.length + 1);
+    seen.set(value as object, { line: lines.length + 1, label: node.label });
     if (level >= depth && node.entries.length > 0) {
       lines.push(`${indent}${prefix}${node.label} ...`);
       return;
@@ -180,7 +216,9 @@ export type JsonNode = { [key: string]: unknown };
 /**
  * Converts `root` to typed JSON: every node has a `type`; ints beyond 2**53
  * and floats that JSON cannot hold are strings; shared objects appear once
- * with an `id` and later as `{"type": "ref", "id": n}`.
+ * with an `id` and later as `{"type": "ref", "id": n}`, and so do strings of
+ * 256 characters or more. Ints of more than 4300 digits (Python's own limit
+ * for `str()`) have `value: null` and a `note`.
  *
  * @example
  * ```ts
@@ -196,6 +234,18 @@ export type JsonNode = { [key: string]: unknown };
 export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
   const { depth, maxItems } = limits(options);
   const ids = new Map<object, number>();
+  // Long strings are values in JS, not objects: they get ids of their own so
+  // that a string shared a million times is written once.
+  const strings = new Map<string, number>();
+  let nextId = 0;
+  const text = (value: string): JsonNode => {
+    if (value.length < LONG_STRING) return { type: "str", value };
+    const known = strings.get(value);
+    if (known !== undefined) return { type: "ref", id: known };
+    const id = nextId++;
+    strings.set(value, id);
+    return { type: "str", id, value };
+  };
   const visit = (value: unknown, level: number): JsonNode => {
     if (value === null) return { type: "none" };
     switch (typeof value) {
@@ -206,9 +256,11 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
           ? { type: "int", value }
           : { type: "float", value: Number.isFinite(value) ? value : String(value) };
       case "bigint":
-        return { type: "int", value: String(value) };
+        return isHugeInt(value)
+          ? { type: "int", value: null, note: HUGE_INT_TEXT }
+          : { type: "int", value: String(value) };
       case "string":
-        return { type: "str", value };
+        return text(value);
     }
     if (value instanceof PyFloat) {
       return {
@@ -216,13 +268,13 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
         value: Number.isFinite(value.value) ? value.value : value.toString(),
       };
     }
-    if (value instanceof PyStr) return { type: "str", value: value.units };
+    if (value instanceof PyStr) return text(value.units);
     if (value instanceof Uint8Array) return { type: "bytes", size: value.length };
     if (value instanceof PyGlobal) return { type: "global", value: value.path };
     const object = value as object;
     const known = ids.get(object);
     if (known !== undefined) return { type: "ref", id: known };
-    const id = ids.size;
+    const id = nextId++;
     ids.set(object, id);
     if (value instanceof Tensor || value instanceof Parameter) {
       const tensor = value instanceof Parameter ? value.data : value;

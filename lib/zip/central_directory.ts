@@ -66,6 +66,7 @@ export interface ZipDirectory {
 }
 
 const MAX_COMMENT = MAX_UINT16;
+const UNUSABLE_FLAGS = 0x0020 | 0x2000;
 // Local headers closer than this are fetched with one read, gaps included.
 const BATCH_GAP = 4096;
 const BATCH_SPAN = 1 << 20;
@@ -330,6 +331,11 @@ function parseCentralDirectory(
     seen.add(entry.name);
     if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) {
       fail(`entry ${name} is encrypted`);
+    }
+    // Patch data (bit 5) needs another file to apply to; masked local
+    // headers (bit 13) come with an encrypted central directory.
+    if (flags & UNUSABLE_FLAGS) {
+      fail(`entry ${name} has unsupported flags 0x${(flags & UNUSABLE_FLAGS).toString(16)}`);
     }
     if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
       fail(

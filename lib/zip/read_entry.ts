@@ -147,9 +147,12 @@ export async function readEntry(
   if (entry.method === METHOD_STORED) {
     data = await source.read(entry.dataOffset, entry.size);
   } else {
+    // Collect first: the declared size is not trusted until the data matches it.
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of readEntryChunks(source, entry)) chunks.push(chunk);
     data = new Uint8Array(entry.size);
     let filled = 0;
-    for await (const chunk of readEntryChunks(source, entry)) {
+    for (const chunk of chunks) {
       data.set(chunk, filled);
       filled += chunk.length;
     }

@@ -57,6 +57,8 @@ export interface TorchZipWriterOptions {
   archiveName: string;
   /** Alignment of every record's data start; torch's default is 64. */
   alignment?: number;
+  /** Called with the number of bytes each time a write reaches the file (for progress). */
+  onWrite?: (bytes: number) => void;
 }
 
 /** A record written by {@linkcode TorchZipWriter}. */
@@ -75,10 +77,52 @@ export interface WrittenRecord {
 
 /** Torch's default alignment of record data (`kFieldAlignment`). */
 export const DEFAULT_ALIGNMENT = 64;
+
+/** Where torch's writer puts a record whose local header starts at `offset`. */
+export interface RecordLayout {
+  /** Length of the ZIP64 extra field in the local header (0 when there is none). */
+  zip64Length: number;
+  /** Number of `Z` bytes in the `FB` field. */
+  padding: number;
+  /** Offset of the first data byte. */
+  dataOffset: number;
+  /** Offset just past the data descriptor: where the next record starts. */
+  end: number;
+}
+
+/**
+ * Computes the layout torch's `PyTorchStreamWriter` gives a stored record:
+ * what loaders that compute storage offsets instead of reading local
+ * headers (torch 2.x with `.format_version`) assume.
+ *
+ * @param offset Offset of the local header.
+ * @param nameLength Length in bytes of the full name, archive folder included.
+ * @param size Size of the data.
+ * @param alignment The alignment of the data start.
+ */
+export function torchRecordLayout(
+  offset: number,
+  nameLength: number,
+  size: number,
+  alignment: number,
+): RecordLayout {
+  const bigSize = size >= MAX_UINT32;
+  const farOffset = offset >= MAX_UINT32;
+  const zip64 = bigSize || farOffset;
+  const zip64Length = zip64 ? 4 + (bigSize ? 16 : 0) + (farOffset ? 8 : 0) : 0;
+  // Mirrors torch's getPadding(): the FB field makes the data start aligned.
+  const unpadded = offset + LOCAL_HEADER_SIZE + nameLength + zip64Length + 4;
+  const padding = (alignment - (unpadded % alignment)) % alignment;
+  const dataOffset = unpadded + padding;
+  const descriptor = size > 0 ? (zip64 ? 24 : 16) : 0;
+  return { zip64Length, padding, dataOffset, end: dataOffset + size + descriptor };
+}
+
 // The FB field length is a u16 and shares the extra field with ZIP64 data.
 const MAX_ALIGNMENT = MAX_UINT16 - 4 - 28;
 const WRITE_BUFFER_SIZE = 1 << 20;
-const COPY_BUFFER_SIZE = 16 << 20;
+// Large enough that per-call costs vanish, small enough to keep RSS flat.
+const COPY_BUFFER_SIZE = 1 << 20;
 const PADDING_BYTE = 0x5a; // "Z"
 const ZIP64_VERSION_MADE_BY = 0x031e;
 const ZIP64_VERSION_NEEDED = 0x002d;
@@ -92,6 +136,22 @@ interface OpenRecord {
   dataOffset: number;
   size: number;
   zip64: boolean;
+}
+
+/** A record already in the file, for {@linkcode TorchZipWriter.keepRecord}. */
+export interface KeptRecord {
+  /** Full name in the local header (archive folder included). */
+  name: string;
+  /** General purpose flags for the central directory. */
+  flags: number;
+  /** CRC-32 of the data. */
+  crc32: number;
+  /** Size of the (stored) data. */
+  size: number;
+  /** Offset of the local header. */
+  localHeaderOffset: number;
+  /** Offset of the first data byte. */
+  dataOffset: number;
 }
 
 function fail(action: string, state: string): never {
@@ -132,11 +192,18 @@ export class TorchZipWriter {
   #busy = false;
   #broken = false;
   #finished = false;
+  #onWrite: ((bytes: number) => void) | undefined;
 
-  private constructor(file: Deno.FsFile, prefix: string, alignment: number) {
+  private constructor(
+    file: Deno.FsFile,
+    prefix: string,
+    alignment: number,
+    onWrite: ((bytes: number) => void) | undefined,
+  ) {
     this.#file = file;
     this.#prefix = prefix;
     this.#alignment = alignment;
+    this.#onWrite = onWrite;
   }
 
   /**
@@ -162,7 +229,16 @@ export class TorchZipWriter {
       );
     }
     await file.seek(0, Deno.SeekMode.Start);
-    return new TorchZipWriter(file, `${archiveName}/`, alignment);
+    return new TorchZipWriter(file, `${archiveName}/`, alignment, options.onWrite);
+  }
+
+  /** The copy buffer, grown to the record's size up to its limit. */
+  #copyBufferFor(size: number): Uint8Array {
+    const wanted = Math.min(Math.max(size, 1 << 16), COPY_BUFFER_SIZE);
+    if (this.#copyBuffer === undefined || this.#copyBuffer.length < wanted) {
+      this.#copyBuffer = new Uint8Array(wanted);
+    }
+    return this.#copyBuffer;
   }
 
   /** Records written so far, in order. */
@@ -217,7 +293,7 @@ export class TorchZipWriter {
       }
       const record = await this.#begin(name, entry.size);
       if (entry.method === METHOD_STORED) {
-        const buffer = this.#copyBuffer ??= new Uint8Array(COPY_BUFFER_SIZE);
+        const buffer = this.#copyBufferFor(entry.size);
         for (let done = 0; done < entry.size;) {
           const length = Math.min(buffer.length, entry.size - done);
           let chunk: Uint8Array;
@@ -234,6 +310,91 @@ export class TorchZipWriter {
         for await (const chunk of readEntryChunks(source, entry)) await this.#write(chunk);
       }
       await this.#end(record, entry.crc32);
+    });
+  }
+
+  /**
+   * Lists a record that is already in the file at the current position
+   * (the file was filled by a copy), without writing it: the writer moves
+   * past it to `end`, where the next record starts.
+   *
+   * @param name Name relative to the archive folder; it must match the
+   * name in the record's local header.
+   * @param record The record, e.g. a {@linkcode ZipEntry} of the copied archive.
+   * @param end Offset just past the record (its data descriptor included).
+   * @throws {ZipFormatError} when the record is not at the current position,
+   * its name differs, or `end` is before its data ends.
+   */
+  async keepRecord(name: string, record: KeptRecord, end: number): Promise<void> {
+    await this.#exclusive(async () => {
+      const nameBytes = this.#checkName(name);
+      const where = `keep record ${JSON.stringify(name)}`;
+      if (record.name !== this.#prefix + name) {
+        fail(where, `its local header names ${JSON.stringify(record.name)}`);
+      }
+      if (record.localHeaderOffset !== this.#position) {
+        fail(where, `it starts at ${record.localHeaderOffset}, not at ${this.#position}`);
+      }
+      if (
+        !Number.isSafeInteger(end) || record.dataOffset < record.localHeaderOffset ||
+        end < record.dataOffset + record.size
+      ) {
+        fail(where, `it ends at ${end}, inside its data`);
+      }
+      await this.#flush();
+      // Synchronous like the writes: an async seek per record costs more
+      // than everything else a clone does.
+      this.#file.seekSync(end, Deno.SeekMode.Start);
+      this.#position = end;
+      this.#names.add(name);
+      this.#queueCentral(
+        name,
+        nameBytes,
+        record.localHeaderOffset,
+        record.dataOffset,
+        record.size,
+        record.crc32,
+        record.flags,
+      );
+    });
+  }
+
+  /**
+   * Writes a record of zero bytes that ends exactly at `end`, to fill the
+   * space before a record kept in place.
+   *
+   * @param name Name relative to the archive folder.
+   * @param end Offset where the next record starts.
+   * @throws {ZipFormatError} when there is not room for even an empty record.
+   */
+  async writeFiller(name: string, end: number): Promise<void> {
+    await this.#exclusive(async () => {
+      const nameBytes = this.#checkName(name);
+      const header = LOCAL_HEADER_SIZE + nameBytes.length + 4;
+      const rest = end - this.#position - header;
+      if (!Number.isSafeInteger(rest) || rest < 0) {
+        fail(`write filler ${JSON.stringify(name)}`, `no room before ${end}`);
+      }
+      // The zeros go in the data when there is room for a descriptor too;
+      // a small gap widens the FB field of an empty record instead.
+      const size = rest > 16 ? rest - 16 : 0;
+      const padding = rest > 16 ? 0 : rest;
+      if (size >= MAX_UINT32 || this.#position >= MAX_UINT32) {
+        fail(`write filler ${JSON.stringify(name)}`, "it would need ZIP64 fields");
+      }
+      const record = await this.#begin(name, size, padding);
+      const zeros = new Uint8Array(Math.min(size, WRITE_BUFFER_SIZE));
+      let crc = 0;
+      for (let done = 0; done < size;) {
+        const chunk = zeros.subarray(0, Math.min(zeros.length, size - done));
+        crc = crc32(chunk, crc);
+        await this.#write(chunk);
+        done += chunk.length;
+      }
+      await this.#end(record, crc);
+      if (this.#position !== end) {
+        fail(`write filler ${JSON.stringify(name)}`, `ended at ${this.#position}, not ${end}`);
+      }
     });
   }
 
@@ -296,8 +457,7 @@ export class TorchZipWriter {
     }
   }
 
-  /** Writes the local header and returns what the descriptor needs. */
-  async #begin(name: string, size: number): Promise<OpenRecord> {
+  #checkName(name: string): Uint8Array {
     if (name === "" || name.startsWith("/")) {
       fail("write record", `invalid record name ${JSON.stringify(name)}`);
     }
@@ -308,14 +468,20 @@ export class TorchZipWriter {
     if (nameBytes.length > MAX_UINT16) {
       fail("write record", `name of ${nameBytes.length} bytes is longer than 65535`);
     }
+    return nameBytes;
+  }
+
+  /**
+   * Writes the local header and returns what the descriptor needs. The
+   * `FB` field aligns the data unless `fixedPadding` gives its length.
+   */
+  async #begin(name: string, size: number, fixedPadding?: number): Promise<OpenRecord> {
+    const nameBytes = this.#checkName(name);
     const offset = this.#position;
-    const bigSize = size >= MAX_UINT32;
-    const farOffset = offset >= MAX_UINT32;
-    const zip64 = bigSize || farOffset;
-    const zip64Length = zip64 ? 4 + (bigSize ? 16 : 0) + (farOffset ? 8 : 0) : 0;
-    // Mirrors torch's getPadding(): the FB field makes the data start aligned.
-    const unpadded = offset + LOCAL_HEADER_SIZE + nameBytes.length + zip64Length + 4;
-    const padding = (this.#alignment - (unpadded % this.#alignment)) % this.#alignment;
+    const layout = torchRecordLayout(offset, nameBytes.length, size, this.#alignment);
+    const { zip64Length } = layout;
+    const zip64 = zip64Length > 0;
+    const padding = fixedPadding ?? layout.padding;
     const extraLength = zip64Length + 4 + padding;
 
     const header = new Uint8Array(LOCAL_HEADER_SIZE + nameBytes.length + extraLength);
@@ -330,12 +496,12 @@ export class TorchZipWriter {
       view.setUint16(at, ZIP64_EXTRA_ID, true);
       view.setUint16(at + 2, zip64Length - 4, true);
       at += 4;
-      if (bigSize) {
+      if (size >= MAX_UINT32) {
         // miniz writes the compressed size as 0 here: it is not known yet.
         setUint64(view, at, size);
         at += 16;
       }
-      if (farOffset) {
+      if (offset >= MAX_UINT32) {
         setUint64(view, at, offset);
         at += 8;
       }
@@ -372,13 +538,35 @@ export class TorchZipWriter {
       await this.#write(descriptor);
     }
 
+    this.#queueCentral(
+      name,
+      nameBytes,
+      offset,
+      dataOffset,
+      size,
+      crc,
+      size > 0 ? FLAG_UTF8 | FLAG_DATA_DESCRIPTOR : FLAG_UTF8,
+    );
+  }
+
+  /** Queues the central header of a record and lists it in {@linkcode records}. */
+  #queueCentral(
+    name: string,
+    nameBytes: Uint8Array,
+    offset: number,
+    dataOffset: number,
+    size: number,
+    crc: number,
+    flags: number,
+  ): void {
     const bigSize = size >= MAX_UINT32;
     const farOffset = offset >= MAX_UINT32;
+    const zip64 = bigSize || farOffset;
     const extraLength = zip64 ? 4 + (bigSize ? 16 : 0) + (farOffset ? 8 : 0) : 0;
     const header = new Uint8Array(CENTRAL_HEADER_SIZE + nameBytes.length + extraLength);
     const view = viewOf(header);
     view.setUint32(0, CENTRAL_HEADER_SIGNATURE, true);
-    view.setUint16(8, size > 0 ? FLAG_UTF8 | FLAG_DATA_DESCRIPTOR : FLAG_UTF8, true);
+    view.setUint16(8, flags, true);
     view.setUint32(16, crc, true);
     view.setUint32(20, Math.min(size, MAX_UINT32), true);
     view.setUint32(24, Math.min(size, MAX_UINT32), true);
@@ -423,9 +611,17 @@ export class TorchZipWriter {
     await this.#writeAll(this.#buffer.subarray(0, pending));
   }
 
+  // Synchronous: Deno's async writes cost far more per call and copy the
+  // bytes once more. Each call writes at most a copy buffer's worth, so the
+  // event loop is never held for long.
+  // deno-lint-ignore require-await
   async #writeAll(bytes: Uint8Array): Promise<void> {
     for (let done = 0; done < bytes.length;) {
-      done += await this.#file.write(bytes.subarray(done));
+      const written = this.#file.writeSync(
+        bytes.subarray(done, Math.min(bytes.length, done + COPY_BUFFER_SIZE)),
+      );
+      done += written;
+      this.#onWrite?.(written);
     }
   }
 }
