@@ -1,0 +1,94 @@
+// Runs the CLI on every file of the hostile corpus (tests/hostile/make_corpus.ts)
+// and checks the outcome: the exact one-line errors naming the file, the exit
+// code, no stack trace, at most 5 seconds per run, and the file unchanged.
+import assert from "node:assert/strict";
+import { type CliResult, runCli } from "./_cli.ts";
+import { type Outcome, writeCorpus } from "./hostile/make_corpus.ts";
+
+const LIMIT_MS = 5000;
+const CONCURRENCY = 2;
+
+interface Run extends CliResult {
+  args: string[];
+  ms: number;
+}
+
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function timed(args: string[]): Promise<Run> {
+  const start = performance.now();
+  const result = await runCli(args);
+  return { ...result, args, ms: performance.now() - start };
+}
+
+/** Runs `jobs` at most `limit` at a time, keeping their order. */
+async function pool<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const index = next++;
+      results[index] = await jobs[index]();
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
+
+function check(run: Run, path: string, expected: Outcome): void {
+  const what = `${run.args.join(" ")}\nstderr: ${run.stderr}`;
+  assert.ok(run.ms < LIMIT_MS, `took ${Math.round(run.ms)} ms: ${what}`);
+  assert.doesNotMatch(run.stderr, /^\s+at /m, `stack trace: ${what}`);
+  const lines = run.stderr === "" ? [] : run.stderr.replace(/\n$/, "").split("\n");
+  assert.deepEqual(lines, expected.errors.map((e) => `ckptkit: ${path}: ${e}`), what);
+  assert.equal(run.code, expected.code, what);
+}
+
+Deno.test("hostile corpus: every file gets its exact outcome, quickly, unchanged", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ckptkit-hostile-" });
+  try {
+    const cases = await writeCorpus(`${dir}/corpus`);
+    const hashes = await Promise.all(cases.map((c) => sha256(c.path)));
+    const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+    const likes = [...new Set(cases.flatMap((c) => c.showLike ?? []))];
+    const references = new Map(
+      await Promise.all(likes.map(async (n) => [n, await runCli(["show", fixture(n)])] as const)),
+    );
+    const jobs = cases.map((c) => async () => {
+      const showArgs = c.showArgs ?? [];
+      const runs = {
+        show: await timed(["show", c.path, ...showArgs]),
+        json: await timed(["show", c.path, "--json", ...showArgs]),
+        verify: await timed(["verify", c.path]),
+        scan: await timed(["scan", c.path]),
+        rewrite: c.rewrite
+          ? await timed(["rewrite", c.path, "--out", `${dir}/${c.name}.out`])
+          : undefined,
+      };
+      return runs;
+    });
+    const results = await pool(jobs, CONCURRENCY);
+    for (const [i, c] of cases.entries()) {
+      await t.step(`${c.name}: ${c.about}`, async () => {
+        const runs = results[i];
+        check(runs.show, c.path, c.show);
+        check(runs.json, c.path, c.show);
+        if (c.show.code === 0) JSON.parse(runs.json.stdout);
+        check(runs.verify, c.path, c.verify);
+        check(runs.scan, c.path, c.scan);
+        if (c.showLike !== undefined) {
+          assert.equal(runs.show.stdout, references.get(c.showLike)!.stdout);
+        }
+        if (runs.rewrite !== undefined) {
+          check(runs.rewrite, `${dir}/${c.name}.out`, { code: 0, errors: [] });
+        }
+        assert.equal(await sha256(c.path), hashes[i], "the input file changed");
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
