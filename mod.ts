@@ -36,7 +36,7 @@ export {
 } from "./lib/errors.ts";
 export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
 export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
-export { HttpSource } from "./lib/zip/http_source.ts";
+export { HttpSource, type RemoteUsage } from "./lib/zip/http_source.ts";
 export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
 export { PyDict } from "./lib/pickle/py_dict.ts";
 export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";
@@ -67,8 +67,28 @@ export {
   Checkpoint,
   type OpenOptions,
   type SaveOptions,
+  type SaveProgress,
   type SaveResult,
+  type SaveStrategy,
 } from "./lib/torch/checkpoint.ts";
+export {
+  type VerifyCheck,
+  verifyCheckpoint,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyProgress,
+  type VerifyReport,
+  verifySource,
+} from "./lib/torch/verify.ts";
+export {
+  dangerousGlobals,
+  type GlobalReference,
+  type NestedPickle,
+  rateGlobal,
+  type Rating,
+  scanPickle,
+  type ScanResult,
+} from "./lib/pickle/scan.ts";
 export {
   formatTree,
   type JsonNode,
@@ -105,7 +125,17 @@ export {
   Migrator,
 } from "./lib/migrate/migrator.ts";
 export {
+  findCheckpoints,
+  type FindOptions,
+  parseShard,
+  type Shard,
+  slurmShard,
+  takeShard,
+} from "./lib/migrate/batch.ts";
+export { type FileLock, lockFile, type LockOptions } from "./lib/migrate/file_lock.ts";
+export {
   backupPath,
+  isBackupPath,
   inspectCheckpoint,
   type InspectReport,
   migrateCheckpoint,

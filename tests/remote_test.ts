@@ -91,3 +91,29 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "inspect, check, scan and verify read URLs and say what they fetched",
+  ignore: skipNginx,
+  async fn() {
+    await withNginx(async (server) => {
+      await Deno.copyFile(fixture("example_training.ckpt"), `${server.root}/ex.ckpt`);
+      const url = `${server.url}/ex.ckpt`;
+      const expectations: Array<[string[], number, RegExp]> = [
+        [["inspect", url], 0, /1 registered migration/],
+        [["check", url], 1, /9 migrations pending/],
+        [["scan", url], 0, /0 dangerous/],
+        [["verify", url], 0, /OK/],
+      ];
+      for (const [args, exit, pattern] of expectations) {
+        const { code, stdout, stderr } = await runCli(args);
+        assert.equal(code, exit, `${args[0]}: ${stderr}`);
+        assert.match(stdout, pattern);
+        assert.match(
+          stderr,
+          /^ckptkit: http:\S+: fetched \d+ bytes of \d+ \([\d.]+%\) in \d+ range requests$/m,
+        );
+      }
+    });
+  },
+});

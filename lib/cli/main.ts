@@ -7,6 +7,7 @@
 
 import { type CommandContext, describeError, UsageError } from "./_command.ts";
 import { COMMANDS } from "./commands.ts";
+import { HttpSource } from "../zip/http_source.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -21,6 +22,18 @@ ${lines.join("\n")}
 Run 'deno run -A cli.ts <command> --help' for a command's options.
 Every command takes --debug (stack traces on errors) and --help.
 Exit codes: 0 success, 1 failure, 2 usage error.`;
+}
+
+/** One stderr line per URL read: how little of it was fetched. */
+function reportRemoteUsage(): void {
+  for (const { url, size, bytesFetched, requests } of HttpSource.usage()) {
+    const share = size === 0 ? 0 : (100 * bytesFetched) / size;
+    console.error(
+      `ckptkit: ${url}: fetched ${bytesFetched} bytes of ${size} (${
+        share.toFixed(share < 1 ? 3 : 1)
+      }%) in ${requests} range requests`,
+    );
+  }
 }
 
 /** Runs the command line `args`; returns the exit code. */
@@ -38,7 +51,9 @@ export async function main(args: string[]): Promise<number> {
       console.log(command.help);
       return 0;
     }
-    return await command.run(rest, context);
+    const code = await command.run(rest, context);
+    reportRemoteUsage();
+    return code;
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`ckptkit: ${error.message} (see --help)`);

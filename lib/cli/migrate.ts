@@ -52,6 +52,13 @@ Options:
   --json            print one JSON document (the report) instead of text
   --no-color        no colours (there are none either off a terminal or with NO_COLOR)
   --log-level L     debug, info, warning (default) or error, on stderr
+  --lock-timeout S  wait up to S seconds (default 10) while another process
+                    migrates the same file, then give up; after waiting, the
+                    file it migrated is read, so nothing runs twice
+  --allow-dangerous-globals
+                    write the result even when data.pkl references globals that
+                    run code on load (os.system, eval, ...; see 'scan'): refused
+                    by default
 
 Many checkpoints: give several files or folders. Folders contain the files
 ending in --ext (default .ckpt); --recursive also searches their subfolders.
@@ -82,11 +89,15 @@ files: any file failed), 2 usage error.`,
       jobs: { type: "string" },
       shard: { type: "string" },
       "include-backups": { type: "boolean" },
+      "allow-dangerous-globals": { type: "boolean" },
+      "lock-timeout": { type: "string" },
     });
     if (positionals.length === 0) throw new UsageError("migrate needs a checkpoint path");
     const log = stderrLog(values["log-level"]);
     const s = styles(values["no-color"]);
     const jobs = integerOption(values.jobs, "jobs") ?? 1;
+    const lockTimeout = integerOption(values["lock-timeout"], "lock-timeout");
+    const lockTimeoutMs = lockTimeout === undefined ? undefined : lockTimeout * 1000;
     if (jobs < 1) throw new UsageError("--jobs needs at least 1");
     const shard = values.shard === undefined
       ? slurmShard(Deno.env)
@@ -105,7 +116,15 @@ files: any file failed), 2 usage error.`,
         includeBackups: values["include-backups"],
       });
       const files = shard === undefined ? found : takeShard(found, shard, values.ext);
-      return await migrateMany(files, { migrations, log, jobs, dryRun: values["dry-run"] }, {
+      const allowDangerousGlobals = values["allow-dangerous-globals"];
+      return await migrateMany(files, {
+        migrations,
+        log,
+        jobs,
+        dryRun: values["dry-run"],
+        allowDangerousGlobals,
+        lockTimeoutMs,
+      }, {
         json: values.json,
         s,
         shard,
@@ -120,6 +139,8 @@ files: any file failed), 2 usage error.`,
       out: values.out,
       dryRun: values["dry-run"],
       log,
+      allowDangerousGlobals: values["allow-dangerous-globals"],
+      lockTimeoutMs,
     });
     if (values.json) {
       console.log(JSON.stringify(report, (_key, value) => value ?? null));
@@ -155,7 +176,14 @@ type FileResult = MigrationReport | { path: string; status: "failed"; error: str
 
 async function migrateMany(
   files: string[],
-  options: { migrations: Migration[]; log: MigrationLog; jobs: number; dryRun?: boolean },
+  options: {
+    migrations: Migration[];
+    log: MigrationLog;
+    jobs: number;
+    dryRun?: boolean;
+    allowDangerousGlobals?: boolean;
+    lockTimeoutMs?: number;
+  },
   output: {
     json?: boolean;
     s: Styles;

@@ -37,11 +37,6 @@ Options:
         console.log(JSON.stringify({ file: path, ...(remote && { remote }), root }));
       } else {
         console.log(formatTree(ckpt.root, options));
-        if (remote !== undefined) {
-          console.error(
-            `ckptkit: fetched ${remote.bytes_fetched} bytes of ${remote.size} in ${remote.requests} range requests`,
-          );
-        }
       }
     } finally {
       ckpt.close();

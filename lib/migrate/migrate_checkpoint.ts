@@ -6,8 +6,10 @@
  */
 
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { dangerousGlobals } from "../pickle/scan.ts";
 import { Checkpoint } from "../torch/checkpoint.ts";
 import type { Migration } from "./migration.ts";
+import { lockFile } from "./file_lock.ts";
 import { MigrationError } from "./migration_error.ts";
 import {
   type MigrationLog,
@@ -39,6 +41,14 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** Receives warnings and details. */
   log?: MigrationLog;
+  /** How long to wait for another process's lock on the checkpoint (default 10 s). */
+  lockTimeoutMs?: number;
+  /**
+   * Write a checkpoint whose pickle references dangerous globals (code
+   * execution on load, e.g. `os.system`). Refused by default: users will
+   * `torch.load(weights_only=False)` what migrate writes.
+   */
+  allowDangerousGlobals?: boolean;
 }
 
 /** What {@linkcode migrateCheckpoint} did. */
@@ -93,6 +103,23 @@ export async function migrateCheckpoint(
   const migrator = options.migrations instanceof Migrator
     ? options.migrations
     : new Migrator(options.migrations);
+  // Held while reading and writing, so a second process waits, then reads
+  // the migrated file (and finds nothing to do) instead of migrating twice.
+  const lock = options.dryRun ? undefined : await lockFile(path, {
+    timeoutMs: options.lockTimeoutMs,
+  });
+  try {
+    return await migrateLocked(path, migrator, options);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function migrateLocked(
+  path: string,
+  migrator: Migrator,
+  options: MigrateOptions,
+): Promise<MigrationReport> {
   const run = await migrator.run(path, options.log);
   const { checkpoint, plan, executed } = run;
   const report: MigrationReport = {
@@ -107,6 +134,14 @@ export async function migrateCheckpoint(
   };
   try {
     if (report.status !== "migrated") return report;
+    const dangerous = dangerousGlobals(checkpoint.pickleBytes);
+    if (dangerous.length > 0 && !options.allowDangerousGlobals) {
+      throw new MigrationError(
+        `Cannot migrate: data.pkl references dangerous globals (${
+          dangerous.join(", ")
+        }) that run code when Python loads it; pass --allow-dangerous-globals to migrate it anyway`,
+      );
+    }
     // --out naming the input itself is an in-place migration: keep a backup.
     if (options.out !== undefined && resolve(options.out) !== resolve(path)) {
       await checkpoint.save(options.out);

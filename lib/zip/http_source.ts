@@ -18,6 +18,20 @@ function parseContentRange(header: string | null): { start: number; total: numbe
   return match === null ? undefined : { start: Number(match[1]), total: Number(match[3]) };
 }
 
+/** What one process fetched from one URL, over all its sources. */
+export interface RemoteUsage {
+  /** The URL. */
+  url: string;
+  /** Size of the remote file in bytes. */
+  size: number;
+  /** Body bytes received. */
+  bytesFetched: number;
+  /** Range requests made. */
+  requests: number;
+}
+
+const usage = new Map<string, RemoteUsage>();
+
 /** Reads a remote file with HTTP range requests; counts the bytes it fetched. */
 export class HttpSource implements RandomAccessSource {
   readonly #url: string;
@@ -34,6 +48,20 @@ export class HttpSource implements RandomAccessSource {
     this.#tailStart = size - tail.length;
     this.#bytesFetched = tail.length;
     this.#requests = 1;
+    this.#account(tail.length);
+  }
+
+  /** What this process fetched from each URL so far, across every source opened on it. */
+  static usage(): RemoteUsage[] {
+    return [...usage.values()].map((entry) => ({ ...entry }));
+  }
+
+  #account(bytes: number): void {
+    const entry = usage.get(this.#url) ??
+      { url: this.#url, size: this.#size, bytesFetched: 0, requests: 0 };
+    entry.bytesFetched += bytes;
+    entry.requests++;
+    usage.set(this.#url, entry);
   }
 
   /**
@@ -112,6 +140,7 @@ export class HttpSource implements RandomAccessSource {
     }
     const bytes = new Uint8Array(await response.arrayBuffer());
     this.#bytesFetched += bytes.length;
+    this.#account(bytes.length);
     if (bytes.length !== length) {
       throw new RemoteError(
         `Cannot read remote file: asked for ${length} bytes, got ${bytes.length}`,
