@@ -135,9 +135,9 @@ export {
 export { type FileLock, lockFile, type LockOptions } from "./lib/migrate/file_lock.ts";
 export {
   backupPath,
-  isBackupPath,
   inspectCheckpoint,
   type InspectReport,
+  isBackupPath,
   migrateCheckpoint,
   type MigrateOptions,
   type MigrationReport,
