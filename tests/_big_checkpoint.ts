@@ -12,6 +12,28 @@ import { crc32 } from "../lib/zip/crc32.ts";
 import { FileSource } from "../lib/zip/source.ts";
 import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
 
+/** A sparse file of `size` zero bytes, and a stored zip entry covering all of it. */
+export async function zeroRecord(
+  path: string,
+  size: number,
+  crc = crc32(new Uint8Array(size)),
+): Promise<{ source: FileSource; entry: ZipEntry }> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  await file.truncate(size);
+  file.close();
+  const entry: ZipEntry = {
+    name: "zeros",
+    method: 0,
+    flags: 0,
+    crc32: crc,
+    compressedSize: size,
+    size,
+    localHeaderOffset: 0,
+    dataOffset: 0,
+  };
+  return { source: await FileSource.open(path), entry };
+}
+
 /** Writes a state_dict of `tensors` float32 tensors of `tensorBytes` zero bytes each to `path`. */
 export async function writeZeroCheckpoint(
   path: string,
@@ -19,21 +41,8 @@ export async function writeZeroCheckpoint(
 ): Promise<void> {
   const { tensors, tensorBytes } = options;
   const zeros = `${path}.zeros`;
-  const file = await Deno.open(zeros, { write: true, create: true, truncate: true });
-  await file.truncate(tensorBytes);
-  file.close();
-  const source = await FileSource.open(zeros);
+  const { source, entry } = await zeroRecord(zeros, tensorBytes);
   try {
-    const entry: ZipEntry = {
-      name: "zeros",
-      method: 0,
-      flags: 0,
-      crc32: crc32(new Uint8Array(tensorBytes)),
-      compressedSize: tensorBytes,
-      size: tensorBytes,
-      localHeaderOffset: 0,
-      dataOffset: 0,
-    };
     const stateDict = new PyObject<string, Tensor>(PyGlobal.of("collections", "OrderedDict"));
     for (let i = 0; i < tensors; i++) {
       const storage = new Storage({

@@ -14,6 +14,7 @@ import { readCentralDirectory, type ZipEntry } from "../lib/zip/central_director
 import { verifyEntryCrc } from "../lib/zip/read_entry.ts";
 import { FileSource } from "../lib/zip/source.ts";
 import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
+import { zeroRecord } from "./_big_checkpoint.ts";
 
 const BIG_SIZE = 2 ** 32 + 100;
 // zlib.crc32 of BIG_SIZE zero bytes.
@@ -24,20 +25,7 @@ Deno.test("a checkpoint past 4 GiB round-trips with ZIP64 records (slow)", async
   const dir = await Deno.makeTempDir();
   try {
     const zeros = `${dir}/zeros.bin`;
-    const file = await Deno.open(zeros, { write: true, create: true });
-    await file.truncate(BIG_SIZE);
-    file.close();
-    const sparse = await FileSource.open(zeros);
-    const bigEntry: ZipEntry = {
-      name: "zeros",
-      method: 0,
-      flags: 0,
-      crc32: BIG_CRC,
-      compressedSize: BIG_SIZE,
-      size: BIG_SIZE,
-      localHeaderOffset: 0,
-      dataOffset: 0,
-    };
+    const { source: sparse, entry: bigEntry } = await zeroRecord(zeros, BIG_SIZE, BIG_CRC);
     const big = new Storage({
       dtype: dtype("uint8")!,
       storageClass: PyGlobal.of("torch", "ByteStorage"),

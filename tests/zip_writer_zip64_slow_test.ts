@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readCentralDirectory, type ZipEntry } from "../lib/zip/central_directory.ts";
+import { readCentralDirectory } from "../lib/zip/central_directory.ts";
 import { verifyEntryCrc } from "../lib/zip/read_entry.ts";
 import { FileSource } from "../lib/zip/source.ts";
 import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
+import { zeroRecord } from "./_big_checkpoint.ts";
 
 // Reference bytes of a 4 GiB torch 1.13 archive, made once with
 //   torch.save({"a": torch.arange(3, dtype=torch.float32),
@@ -61,20 +62,11 @@ Deno.test("TorchZipWriter writes ZIP64 records past 4 GiB like torch (slow, ~4 G
   const dir = await Deno.makeTempDir({ prefix: "ckptkit-zip64-" });
   try {
     // A sparse file of zeros stands in for the big storage.
-    const zerosPath = join(dir, "zeros.bin");
-    await Deno.writeFile(zerosPath, new Uint8Array());
-    await Deno.truncate(zerosPath, BIG_SIZE);
-    const zeros = await FileSource.open(zerosPath);
-    const bigEntry: ZipEntry = {
-      name: "zeros",
-      method: 0,
-      flags: 0,
-      crc32: BIG_CRC,
-      compressedSize: BIG_SIZE,
-      size: BIG_SIZE,
-      localHeaderOffset: 0,
-      dataOffset: 0,
-    };
+    const { source: zeros, entry: bigEntry } = await zeroRecord(
+      join(dir, "zeros.bin"),
+      BIG_SIZE,
+      BIG_CRC,
+    );
     const outPath = join(dir, "big1.ckpt");
     const file = await Deno.open(outPath, { read: true, write: true, create: true });
     try {
