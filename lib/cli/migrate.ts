@@ -59,6 +59,9 @@ Options:
                     write the result even when data.pkl references globals that
                     run code on load (os.system, eval, ...; see 'scan'): refused
                     by default
+  --no-verify       skip re-reading the written file before it replaces
+                    anything (central directory, data.pkl, storage sizes, the
+                    CRC-32 of new records); on by default
 
 Many checkpoints: give several files or folders. Folders contain the files
 ending in --ext (default .ckpt); --recursive also searches their subfolders.
@@ -91,7 +94,9 @@ files: any file failed), 2 usage error.`,
       "include-backups": { type: "boolean" },
       "allow-dangerous-globals": { type: "boolean" },
       "lock-timeout": { type: "string" },
+      "no-verify": { type: "boolean" },
     });
+    const verify = !values["no-verify"];
     if (positionals.length === 0) throw new UsageError("migrate needs a checkpoint path");
     const log = stderrLog(values["log-level"]);
     const s = styles(values["no-color"]);
@@ -124,6 +129,7 @@ files: any file failed), 2 usage error.`,
         dryRun: values["dry-run"],
         allowDangerousGlobals,
         lockTimeoutMs,
+        verify,
       }, {
         json: values.json,
         s,
@@ -141,6 +147,7 @@ files: any file failed), 2 usage error.`,
       log,
       allowDangerousGlobals: values["allow-dangerous-globals"],
       lockTimeoutMs,
+      verify,
     });
     if (values.json) {
       console.log(JSON.stringify(report, (_key, value) => value ?? null));
@@ -183,6 +190,7 @@ async function migrateMany(
     dryRun?: boolean;
     allowDangerousGlobals?: boolean;
     lockTimeoutMs?: number;
+    verify?: boolean;
   },
   output: {
     json?: boolean;

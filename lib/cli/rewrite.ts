@@ -1,4 +1,7 @@
 // `rewrite`: decode, re-encode and rewrite a checkpoint without migrating it.
+import { resolve } from "node:path";
+import { CheckpointError } from "../errors.ts";
+import { type FileLock, lockFile } from "../migrate/file_lock.ts";
 import { Checkpoint, type SaveStrategy } from "../torch/checkpoint.ts";
 import { type Command, onePath, parse, UsageError } from "./_command.ts";
 import { stderrProgress } from "./_progress.ts";
@@ -12,7 +15,9 @@ export const rewrite: Command = {
 
 Decodes CKPT, re-encodes it and writes it to PATH, copying every tensor
 storage as an untouched byte range. PATH may be CKPT itself: the new file is
-written beside it, synced and renamed over it.
+written beside it, synced, checked and renamed over it, and CKPT is locked
+meanwhile as migrate locks it. On any failure or interruption PATH is left
+as it was.
 
 Options:
   --out PATH         where to write (required)
@@ -23,6 +28,9 @@ Options:
                      Default: clone when that is possible and the filesystem
                      clones (btrfs, XFS, ZFS, APFS), else stream.
   --quiet            print nothing on success (no progress bar, no summary)
+  --no-verify        skip re-reading the written file before it replaces PATH
+                     (central directory, data.pkl, storage sizes, the CRC-32
+                     of new records); on by default
 
 A progress bar is drawn on stderr when it is a terminal.`,
   async run(args, context) {
@@ -30,6 +38,7 @@ A progress bar is drawn on stderr when it is a terminal.`,
       out: { type: "string" },
       strategy: { type: "string" },
       quiet: { type: "boolean" },
+      "no-verify": { type: "boolean" },
     });
     const path = onePath(positionals, "rewrite");
     if (typeof values.out !== "string") throw new UsageError("rewrite needs --out PATH");
@@ -38,13 +47,22 @@ A progress bar is drawn on stderr when it is a terminal.`,
       throw new UsageError(`--strategy must be stream or clone, got '${strategy}'`);
     }
     context.subject = path;
-    const ckpt = await Checkpoint.open(path);
+    // In place: wait for (or refuse) a migrate holding the file, then read it.
+    const lock = resolve(values.out) === resolve(path) ? await lockInPlace(path) : undefined;
+    let ckpt: Checkpoint;
+    try {
+      ckpt = await Checkpoint.open(path);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
     const bar = stderrProgress("rewrite", { quiet: values.quiet });
     try {
       context.subject = values.out;
       const result = await ckpt.save(values.out, {
         strategy: strategy as SaveStrategy,
         onProgress: bar && ((progress) => bar.update(progress)),
+        verify: !values["no-verify"],
       });
       bar?.done();
       if (!values.quiet) {
@@ -55,7 +73,17 @@ A progress bar is drawn on stderr when it is a terminal.`,
     } finally {
       bar?.done();
       ckpt.close();
+      lock?.release();
     }
     return 0;
   },
 };
+
+async function lockInPlace(path: string): Promise<FileLock> {
+  try {
+    return await lockFile(path);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("Cannot migrate:")) throw error;
+    throw new CheckpointError(error.message.replace(/^Cannot migrate:/, "Cannot rewrite:"));
+  }
+}

@@ -6,8 +6,16 @@
  */
 
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { CheckpointError } from "../errors.ts";
 import { dangerousGlobals } from "../pickle/scan.ts";
 import { Checkpoint } from "../torch/checkpoint.ts";
+import {
+  onInterrupt,
+  reason,
+  removeStaleTemps,
+  syncFolder,
+  tempPathBeside,
+} from "../torch/_atomic_write.ts";
 import type { Migration } from "./migration.ts";
 import { lockFile } from "./file_lock.ts";
 import { MigrationError } from "./migration_error.ts";
@@ -49,6 +57,11 @@ export interface MigrateOptions {
    * `torch.load(weights_only=False)` what migrate writes.
    */
   allowDangerousGlobals?: boolean;
+  /**
+   * Check the written file before it replaces anything (default `true`):
+   * the `verify` option of `Checkpoint.save`.
+   */
+  verify?: boolean;
 }
 
 /** What {@linkcode migrateCheckpoint} did. */
@@ -109,6 +122,9 @@ export async function migrateCheckpoint(
     timeoutMs: options.lockTimeoutMs,
   });
   try {
+    // A save killed outright (SIGKILL, power loss) leaves its hidden
+    // temporary file; with the lock held, no live save of ours owns one.
+    if (lock !== undefined) await removeStaleTemps(path);
     return await migrateLocked(path, migrator, options);
   } finally {
     lock?.release();
@@ -143,20 +159,38 @@ async function migrateLocked(
       );
     }
     // --out naming the input itself is an in-place migration: keep a backup.
+    const saveOptions = { verify: options.verify };
     if (options.out !== undefined && resolve(options.out) !== resolve(path)) {
-      await checkpoint.save(options.out);
+      await checkpoint.save(options.out, saveOptions);
       report.output = options.out;
       return report;
     }
-    const backup = await createBackup(path, backupPath(path, plan.registered));
-    report.backup = backup;
+    let backup: string;
     try {
-      await checkpoint.save(path);
+      backup = await createBackup(path, backupPath(path, plan.registered));
     } catch (error) {
-      // The original is intact: its backup is only a second name for it.
+      if (error instanceof CheckpointError || error instanceof MigrationError) throw error;
+      throw new MigrationError(
+        `Cannot back up the checkpoint: ${reason(error)}; the original is unchanged`,
+        { cause: error },
+      );
+    }
+    report.backup = backup;
+    // Interrupted before the rename, the backup is only a second name for
+    // the untouched original: remove it, as a failed save does below.
+    const release = onInterrupt(() => {
+      removeIfSameFile(backup, path);
+      return path;
+    });
+    try {
+      await checkpoint.save(path, saveOptions);
+    } catch (error) {
+      // A failed save never replaced the original: the backup is redundant.
       await Deno.remove(backup).catch(() => {});
       report.backup = undefined;
       throw error;
+    } finally {
+      release();
     }
     report.output = path;
     return report;
@@ -273,7 +307,8 @@ export function isBackupPath(path: string): boolean {
  * Keeps the file at `path` under `wanted` (or `{stem}_1{ext}`, `_2`, ...
  * when taken; never overwriting) and returns the name used. A hard link
  * when the filesystem allows (instant, and the original's bytes are not
- * touched by the atomic save that follows), else a synced copy.
+ * touched by the atomic save that follows), else a copy written to a
+ * temporary file, synced and renamed. The folder is synced either way.
  */
 export async function createBackup(path: string, wanted: string): Promise<string> {
   const ext = extname(wanted);
@@ -282,34 +317,57 @@ export async function createBackup(path: string, wanted: string): Promise<string
     const candidate = n === 0 ? wanted : `${stem}_${n}${ext}`;
     try {
       await Deno.link(path, candidate);
+      await syncFolder(candidate);
       return candidate;
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) continue;
       if (error instanceof Deno.errors.NotFound) throw error;
     }
-    // No hard links here: copy into a file that must not exist yet.
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(candidate, { write: true, createNew: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) continue;
-      throw error;
-    }
-    try {
-      const source = await Deno.open(path, { read: true });
-      await source.readable.pipeTo(file.writable, { preventClose: true });
-      await file.sync();
-      file.close();
-      return candidate;
-    } catch (error) {
-      try {
-        file.close();
-      } catch { /* already closed */ }
-      await Deno.remove(candidate).catch(() => {});
-      throw error;
-    }
+    // No hard links here: copy to a temporary file, then rename it to a
+    // name still free (the caller holds the checkpoint's lock).
+    if (await Deno.lstat(candidate).then(() => true, () => false)) continue;
+    await copyBeside(path, candidate);
+    return candidate;
   }
   throw new MigrationError(`Cannot back up the checkpoint: too many backups named ${wanted}`);
+}
+
+/** Copies `path` to `target` through a synced temporary file beside `target`. */
+async function copyBeside(path: string, target: string): Promise<void> {
+  await removeStaleTemps(target);
+  const temp = tempPathBeside(target);
+  const file = await Deno.open(temp, { write: true, createNew: true });
+  const release = onInterrupt(() => {
+    try {
+      Deno.removeSync(temp);
+    } catch { /* already gone */ }
+    return path;
+  });
+  try {
+    await file.lock(true);
+    const source = await Deno.open(path, { read: true });
+    await source.readable.pipeTo(file.writable, { preventClose: true });
+    await file.sync();
+    await Deno.rename(temp, target);
+    await syncFolder(target);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  } finally {
+    release();
+    file.close();
+  }
+}
+
+/** Removes `backup` when it is still a second name of the file at `path`. */
+function removeIfSameFile(backup: string, path: string): void {
+  try {
+    const a = Deno.statSync(backup);
+    const b = Deno.statSync(path);
+    if (a.ino !== null && a.ino === b.ino && a.dev === b.dev) Deno.removeSync(backup);
+  } catch {
+    // Either is gone: keep whatever is left.
+  }
 }
 
 function summary(migration: Migration): MigrationSummary {

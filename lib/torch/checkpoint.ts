@@ -15,8 +15,15 @@ import { readEntry } from "../zip/read_entry.ts";
 import { HttpSource } from "../zip/http_source.ts";
 import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { MAX_UINT32, METHOD_STORED } from "../zip/_format.ts";
-import { DEFAULT_ALIGNMENT, torchRecordLayout, TorchZipWriter } from "../zip/torch_zip_writer.ts";
+import {
+  DEFAULT_ALIGNMENT,
+  torchRecordLayout,
+  TorchZipWriter,
+  type WrittenRecord,
+} from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
+import { replaceAtomically } from "./_atomic_write.ts";
+import { checkWritten, type CopiedFrom } from "./_check_written.ts";
 import { torchPickleOptions, torchUnpickleOptions } from "./_torch_pickle.ts";
 
 /** Options for {@linkcode Checkpoint.open}. */
@@ -59,6 +66,13 @@ export interface SaveOptions {
   strategy?: SaveStrategy;
   /** Called as bytes are copied or written, e.g. to draw a progress bar. */
   onProgress?: (progress: SaveProgress) => void;
+  /**
+   * Re-open the synced temporary file and check it before it replaces
+   * `path` (default `true`): the central directory parses, new records'
+   * CRC-32s are right, copied records keep their source's, `data.pkl`
+   * decodes and every storage it references is large enough.
+   */
+  verify?: boolean;
 }
 
 /** What {@linkcode Checkpoint.save} wrote. */
@@ -256,14 +270,18 @@ export class Checkpoint {
   /**
    * Writes the checkpoint to `path`. Storage records are copied from the
    * source as untouched byte ranges, or written from memory for new ones.
-   * The file is written to a temporary name in the same folder, synced, then
-   * renamed over `path`. See {@linkcode SaveStrategy} for how the bytes get
+   * The file is written to a temporary name in the same folder, synced,
+   * checked (see {@linkcode SaveOptions.verify}), then renamed over `path`,
+   * and the folder is synced. On any failure, or SIGINT/SIGTERM (the
+   * process then exits with 130/143), the temporary file is removed and
+   * `path` is untouched. See {@linkcode SaveStrategy} for how the bytes get
    * there; every strategy writes a file that torch loads, and
    * `.format_version` is kept only when the storages sit where torch's
    * computed-offset loading expects them.
    *
-   * @throws {CheckpointError} for an unknown strategy, or `"clone"` when the
-   * checkpoint cannot be cloned (the message says why).
+   * @throws {CheckpointError} for an unknown strategy, `"clone"` when the
+   * checkpoint cannot be cloned, or a failed write or check (the message says
+   * why and that the original is unchanged).
    */
   async save(path: string, options: SaveOptions = {}): Promise<SaveResult> {
     const strategy = options.strategy ?? "auto";
@@ -276,6 +294,15 @@ export class Checkpoint {
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
     const progress = new ProgressCounter(options.onProgress);
+    const written: { records?: readonly WrittenRecord[] } = {};
+    const replace = {
+      check: options.verify === false ? undefined : (temp: string) =>
+        checkWritten(temp, {
+          archiveName,
+          records: written.records ?? [],
+          copiedFrom: (name) => this.#copiedFrom(name, storages),
+        }),
+    };
     if (strategy !== "stream") {
       let plan = this.#planClone(storages, archiveName, pickleBytes.length, alignment);
       if (typeof plan !== "string" && !await this.#stillOnDisk(plan.source)) {
@@ -288,15 +315,35 @@ export class Checkpoint {
       ) {
         return await replaceAtomically(
           path,
-          (temp) => this.#saveClone(temp, path, plan, pickleBytes, storages, alignment, progress),
+          (temp) =>
+            this.#saveClone(temp, path, plan, pickleBytes, storages, alignment, progress, written),
+          replace,
         );
       }
     }
     return await replaceAtomically(
       path,
       (temp) =>
-        this.#saveStream(temp, path, pickleBytes, storages, archiveName, alignment, progress),
+        this.#saveStream(
+          temp,
+          path,
+          pickleBytes,
+          storages,
+          archiveName,
+          alignment,
+          progress,
+          written,
+        ),
+      replace,
     );
+  }
+
+  /** The source of a record the save copies or keeps; undefined for records written anew. */
+  #copiedFrom(name: string, storages: Storage[]): CopiedFrom | undefined {
+    if (name.startsWith("data/")) return storages[Number(name.slice(5))]?.record;
+    if (name === "data.pkl" || name === SERIALIZATION_ID || name === FILLER) return undefined;
+    const entry = this.#entries.get(name);
+    return entry === undefined ? undefined : { source: this.#source, entry };
   }
 
   async #saveStream(
@@ -307,6 +354,7 @@ export class Checkpoint {
     archiveName: string,
     alignment: number,
     progress: ProgressCounter,
+    written: { records?: readonly WrittenRecord[] },
   ): Promise<SaveResult> {
     // Our writer lays storages out as torch does, so computed offsets hold
     // unless a copied record is longer than its storage.
@@ -315,7 +363,8 @@ export class Checkpoint {
     progress.total = pickleBytes.length + this.#recordBytes(head.slice(1)) +
       storages.reduce((sum, s) => sum + (s.record?.entry.size ?? s.nbytes), 0) +
       this.#recordBytes(this.#trailingRecords());
-    const file = await Deno.open(temp, { write: true, createNew: true });
+    // The temporary file exists, empty and locked by replaceAtomically.
+    const file = await Deno.open(temp, { write: true });
     try {
       const writer = await TorchZipWriter.create(file, {
         archiveName,
@@ -336,6 +385,7 @@ export class Checkpoint {
       await this.#writeTrailing(writer);
       await writer.finish();
       await file.sync();
+      written.records = writer.records;
       progress.finish();
       return {
         path,
@@ -357,6 +407,7 @@ export class Checkpoint {
     storages: Storage[],
     alignment: number,
     progress: ProgressCounter,
+    written: { records?: readonly WrittenRecord[] },
   ): Promise<SaveResult> {
     const { source, kept, start, head, headInPlace } = plan;
     progress.total = source.size + pickleBytes.length + this.#recordBytes(head.slice(1)) +
@@ -386,6 +437,7 @@ export class Checkpoint {
       await this.#writeTrailing(writer);
       await writer.finish();
       await file.sync();
+      written.records = writer.records;
       progress.finish();
       return {
         path,
@@ -613,22 +665,6 @@ class ProgressCounter {
   }
 }
 
-/**
- * Runs `write(temp)` for a temporary path beside `path`, then renames the
- * result over `path`; removes the temporary file when anything fails.
- */
-async function replaceAtomically<T>(path: string, write: (temp: string) => Promise<T>): Promise<T> {
-  const temp = tempPathBeside(path);
-  try {
-    const result = await write(temp);
-    await Deno.rename(temp, path);
-    return result;
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
-
 /** `Deno.copyFile`, reporting the growing size of the copy while the kernel works. */
 async function copyWithProgress(
   from: string,
@@ -684,14 +720,6 @@ async function kernelClones(from: string, to: string): Promise<boolean> {
 function folderOf(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash < 0 ? "." : path.slice(0, slash) || "/";
-}
-
-function tempPathBeside(path: string): string {
-  const slash = path.lastIndexOf("/");
-  const dir = folderOf(path);
-  const base = slash < 0 ? path : path.slice(slash + 1);
-  const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
-  return `${dir}/.${base}.${suffix}.ckptkit-tmp`;
 }
 
 // torch derives the id from record names and CRCs; any stable 40-digit value
