@@ -88,8 +88,7 @@ export class ByteWriter {
    */
   lengthPrefixedLatin1(data: Uint8Array): void {
     const length = data.length;
-    let extra = 0;
-    for (let i = 0; i < length; i++) extra += data[i] >>> 7;
+    const extra = countHighBytes(data);
     const total = length + extra;
     // One byte of slack: the loop below always stores two bytes.
     const at = this.#reserve(4 + total + 1);
@@ -117,4 +116,24 @@ export class ByteWriter {
   result(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);
   }
+}
+
+/** How many bytes of `data` have their high bit set, counted four at a time. */
+function countHighBytes(data: Uint8Array): number {
+  const length = data.length;
+  let i = 0;
+  let count = 0;
+  // Bytes up to a 4-byte boundary, then aligned words, then the rest.
+  while (i < length && (data.byteOffset + i) % 4 !== 0) count += data[i++] >>> 7;
+  const words = (length - i) >>> 2;
+  if (words > 0) {
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      // One bit per byte, then a multiply sums the four bytes into the top one.
+      count += Math.imul((view[k] >>> 7) & 0x01010101, 0x01010101) >>> 24;
+    }
+    i += words * 4;
+  }
+  while (i < length) count += data[i++] >>> 7;
+  return count;
 }

@@ -36,6 +36,7 @@ export interface PickleOptions {
 }
 
 const BATCH_SIZE = 1000;
+const SHORT_STRING = 64;
 const CODECS_ENCODE = PyGlobal.of("_codecs", "encode");
 const BUILTIN_BYTES = PyGlobal.of("builtins", "bytes");
 const BUILTIN_BYTEARRAY = PyGlobal.of("builtins", "bytearray");
@@ -74,7 +75,11 @@ class Pickler {
   #options: PickleOptions;
   #memoSize = 0;
   #objects = new Map<object, number>();
-  #strings = new Map<string, number>();
+  // Short strings go in a null-prototype object, not a Map: V8 spreads
+  // decimal numerals (torch's storage keys) poorly over a Map's buckets.
+  // Long ones stay in a Map, which does not internalize its keys.
+  #shortStrings: Record<string, number | undefined> = Object.create(null);
+  #longStrings = new Map<string, number>();
   #globals = new Map<PyGlobal, number>();
 
   constructor(options: PickleOptions) {
@@ -142,12 +147,14 @@ class Pickler {
         this.#out.byte(value ? Op.NEWTRUE : Op.NEWFALSE);
         return undefined;
       case "string": {
-        const index = this.#strings.get(value);
+        const short = value.length <= SHORT_STRING;
+        const index = short ? this.#shortStrings[value] : this.#longStrings.get(value);
         if (index !== undefined) this.#get(index);
         else {
           this.#out.byte(Op.BINUNICODE);
           this.#out.lengthPrefixedUtf8(value);
-          this.#strings.set(value, this.#put());
+          if (short) this.#shortStrings[value] = this.#put();
+          else this.#longStrings.set(value, this.#put());
         }
         return undefined;
       }
@@ -359,6 +366,7 @@ class Pickler {
 
   *#saveBytes(bytes: Uint8Array): Frame {
     const out = this.#out;
+    const sizeBefore = this.#objects.size;
     if (bytes.length === 0) {
       yield BUILTIN_BYTES;
       out.byte(Op.EMPTY_TUPLE);
@@ -373,24 +381,32 @@ class Pickler {
       this.#put();
     }
     out.byte(Op.REDUCE);
-    this.#memoizeReduced(bytes);
+    this.#memoizeReduced(bytes, sizeBefore);
   }
 
   /** Writes `description` (a reduce) and memoizes the result as `value`. */
   *#saveReduce(value: object, description: PyObject): Frame {
     const out = this.#out;
+    const sizeBefore = this.#objects.size;
     const args = description.args;
     switch (description.how) {
       case "reduce":
+      case "newobj": {
         yield description.callable;
-        yield* this.#saveTuple(args, true);
-        out.byte(Op.REDUCE);
+        // The argument tuple, inline rather than through a delegated
+        // generator: this is the hottest frame (every tensor). It is a new
+        // object in Python, so it is memoized but never looked up.
+        const length = args.length;
+        if (length === 0) out.byte(Op.EMPTY_TUPLE);
+        else {
+          if (length > 3) out.byte(Op.MARK);
+          for (let i = 0; i < length; i++) yield args[i];
+          out.byte(tupleOp(length));
+          this.#put();
+        }
+        out.byte(description.how === "reduce" ? Op.REDUCE : Op.NEWOBJ);
         break;
-      case "newobj":
-        yield description.callable;
-        yield* this.#saveTuple(args, true);
-        out.byte(Op.NEWOBJ);
-        break;
+      }
       case "newobj_ex":
         yield NEWOBJ_EX;
         out.byte(Op.MARK);
@@ -402,7 +418,7 @@ class Pickler {
         out.byte(Op.REDUCE);
         break;
     }
-    this.#memoizeReduced(value);
+    this.#memoizeReduced(value, sizeBefore);
     if (description.listItems !== undefined) yield* this.#batchItems(description.listItems);
     if (description.size > 0) yield* this.#batchEntries(description);
     if (description.state !== undefined) {
@@ -411,8 +427,13 @@ class Pickler {
     }
   }
 
-  #memoizeReduced(value: object): void {
-    const existing = this.#objects.get(value);
+  /**
+   * `sizeBefore` is the identity memo's size when the value's frame began:
+   * entries are never removed, so an unchanged size means nothing (the value
+   * included) was memoized meanwhile, and the lookup can be skipped.
+   */
+  #memoizeReduced(value: object, sizeBefore: number): void {
+    const existing = this.#objects.size === sizeBefore ? undefined : this.#objects.get(value);
     if (existing !== undefined) {
       // Built recursively from its own arguments: keep the first copy.
       this.#out.byte(Op.POP);
@@ -491,6 +512,10 @@ function holdsNoContainers(items: readonly unknown[]): boolean {
     }
   }
   return true;
+}
+
+function tupleOp(length: number): number {
+  return length === 1 ? Op.TUPLE1 : length === 2 ? Op.TUPLE2 : length === 3 ? Op.TUPLE3 : Op.TUPLE;
 }
 
 function littleEndianTwosComplement(value: bigint, nbytes: number): Uint8Array {

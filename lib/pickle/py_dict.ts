@@ -9,19 +9,19 @@ import { KeyError } from "../errors.ts";
 import { hashKey, UNHASHABLE } from "./_hash_key.ts";
 import { shortRepr } from "./_short_repr.ts";
 
-interface Entry<K, V> {
-  key: K;
-  value: V;
-}
-
 /**
  * A Python dict. Updating an existing key keeps its position and its
  * original key object; deleting and re-inserting moves it to the end, as in
  * Python.
  */
 export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
-  // Created on first insert: most reduced objects never hold items.
-  #map: Map<unknown, Entry<K, V>> | undefined;
+  // Hashed key -> value, created on first insert: most reduced objects
+  // never hold items. Values sit in the map directly, with no entry object
+  // per item: dicts hold most of a checkpoint's items.
+  #map: Map<unknown, V> | undefined;
+  // The original key objects that differ from their hashed form (tuples,
+  // floats, bools, bigints...); absent for the usual string keys.
+  #keys: Map<unknown, K> | undefined;
 
   /** Creates a dict holding `entries` in order. */
   constructor(entries?: Iterable<readonly [K, V]>) {
@@ -55,30 +55,35 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** The value for `key`, or `fallback` when absent. */
   get<D>(key: K, fallback: D): V | D;
   get<D>(key: K, fallback?: D): V | D | undefined {
-    const entry = this.#map?.get(hashKey(key));
-    return entry === undefined ? fallback : entry.value;
+    const map = this.#map;
+    if (map === undefined) return fallback;
+    const hashed = hashKey(key);
+    const value = map.get(hashed);
+    return value !== undefined || map.has(hashed) ? value : fallback;
   }
 
   /** The value for `key`; throws {@linkcode KeyError} when absent, like Python's `d[key]`. */
   getItem(key: K): V {
-    const entry = this.#map?.get(hashKey(key));
-    if (entry === undefined) throw new KeyError(key, shortRepr(key));
-    return entry.value;
+    const hashed = hashKey(key);
+    const value = this.#map?.get(hashed);
+    if (value === undefined && !this.#map?.has(hashed)) throw new KeyError(key, shortRepr(key));
+    return value as V;
   }
 
   /** Sets `key` to `value`; an existing key keeps its place. */
   set(key: K, value: V): this {
     const hashed = hashKey(key);
     const map = this.#map ??= new Map();
-    const entry = map.get(hashed);
-    if (entry === undefined) map.set(hashed, { key, value });
-    else entry.value = value;
+    if (!Object.is(hashed, key) && !map.has(hashed)) (this.#keys ??= new Map()).set(hashed, key);
+    map.set(hashed, value);
     return this;
   }
 
   /** Removes `key`; returns whether it was present. */
   delete(key: K): boolean {
-    return this.#map?.delete(hashKey(key)) ?? false;
+    const hashed = hashKey(key);
+    this.#keys?.delete(hashed);
+    return this.#map?.delete(hashed) ?? false;
   }
 
   /** Removes `key` and returns its value; throws {@linkcode KeyError} when absent. */
@@ -87,22 +92,24 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   pop<D>(key: K, fallback: D): V | D;
   pop<D>(key: K, ...fallback: [D?]): V | D {
     const hashed = hashKey(key);
-    const entry = this.#map?.get(hashed);
-    if (entry === undefined) {
+    const map = this.#map;
+    if (map === undefined || !map.has(hashed)) {
       if (fallback.length > 0) return fallback[0] as D;
       throw new KeyError(key, shortRepr(key));
     }
-    this.#map!.delete(hashed);
-    return entry.value;
+    const value = map.get(hashed) as V;
+    map.delete(hashed);
+    this.#keys?.delete(hashed);
+    return value;
   }
 
   /** Returns the value for `key`, inserting `fallback` first when absent. */
   setdefault(key: K, fallback: V): V {
     const hashed = hashKey(key);
     const map = this.#map ??= new Map();
-    const entry = map.get(hashed);
-    if (entry !== undefined) return entry.value;
-    map.set(hashed, { key, value: fallback });
+    if (map.has(hashed)) return map.get(hashed) as V;
+    if (!Object.is(hashed, key)) (this.#keys ??= new Map()).set(hashed, key);
+    map.set(hashed, fallback);
     return fallback;
   }
 
@@ -115,6 +122,7 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** Removes every item. */
   clear(): void {
     this.#map?.clear();
+    this.#keys?.clear();
   }
 
   /** A shallow copy (a plain dict). */
@@ -125,19 +133,25 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** The keys, in order. */
   *keys(): IterableIterator<K> {
     if (this.#map === undefined) return;
-    for (const entry of this.#map.values()) yield entry.key;
+    const keys = this.#keys;
+    for (const hashed of this.#map.keys()) {
+      yield (keys === undefined ? hashed : keys.get(hashed) ?? hashed) as K;
+    }
   }
 
   /** The values, in order. */
   *values(): IterableIterator<V> {
     if (this.#map === undefined) return;
-    for (const entry of this.#map.values()) yield entry.value;
+    yield* this.#map.values();
   }
 
   /** The `[key, value]` pairs, in order. */
   *entries(): IterableIterator<[K, V]> {
     if (this.#map === undefined) return;
-    for (const entry of this.#map.values()) yield [entry.key, entry.value];
+    const keys = this.#keys;
+    for (const [hashed, value] of this.#map) {
+      yield [(keys === undefined ? hashed : keys.get(hashed) ?? hashed) as K, value];
+    }
   }
 
   /** Iterates `[key, value]` pairs (unlike Python, which iterates keys, to match `Map`). */

@@ -5,7 +5,7 @@
  * @module
  */
 
-const interned = new Map<string, PyGlobal>();
+const interned = new Map<string, Map<string, PyGlobal>>();
 
 /** A module-level Python name, e.g. `collections.OrderedDict`. Instances are interned. */
 export class PyGlobal {
@@ -21,11 +21,15 @@ export class PyGlobal {
 
   /** Returns the one `PyGlobal` for `module` and `name`, so `===` compares them. */
   static of(module: string, name: string): PyGlobal {
-    const key = `${module}\n${name}`;
-    let found = interned.get(key);
+    // Two levels rather than one joined key: the callers' strings are
+    // mostly literals whose hashes V8 caches, while a joined key would be
+    // built and hashed on every call (once per tensor when encoding).
+    let names = interned.get(module);
+    if (names === undefined) interned.set(module, names = new Map());
+    let found = names.get(name);
     if (found === undefined) {
       found = new PyGlobal(module, name);
-      interned.set(key, found);
+      names.set(name, found);
     }
     return found;
   }

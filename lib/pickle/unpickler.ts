@@ -851,19 +851,19 @@ function latin1FromUtf8(
   let j = 0;
   let i = start;
   const last = end - 1;
+  // Branch-free, as tensor data is random bytes: a lead byte (high bit
+  // set) takes its continuation byte along, and any pair that is not
+  // U+0080..U+00FF (lead 0xC2 or 0xC3, then 0x80..0xBF) marks `bad`.
+  let bad = 0;
   while (i < last) {
     const b = data[i];
-    if (b < 0x80) {
-      out[j++] = b;
-      i++;
-      continue;
-    }
-    // U+0080..U+00FF: lead byte 0xC2 or 0xC3, then a continuation byte.
     const c = data[i + 1];
-    if ((b & 0xfe) !== 0xc2 || (c & 0xc0) !== 0x80) return undefined;
-    out[j++] = ((b & 0x03) << 6) | (c & 0x3f);
-    i += 2;
+    const high = b >>> 7;
+    out[j++] = b ^ (high * (b ^ (((b & 0x03) << 6) | (c & 0x3f))));
+    bad |= high * (((b & 0xfe) ^ 0xc2) | ((c & 0xc0) ^ 0x80));
+    i += 1 + high;
   }
+  if (bad !== 0) return undefined;
   if (i < end) {
     if (data[i] >= 0x80) return undefined;
     out[j++] = data[i];

@@ -21,13 +21,17 @@ export type StorageResolver = (init: {
 
 /** Decoding hooks: storages shared by key, tensors and parameters as classes. */
 export function torchUnpickleOptions(resolve: StorageResolver): UnpickleOptions {
-  const storages = new Map<string, Storage>();
+  // A null-prototype object, not a Map: torch's keys are decimal numerals,
+  // which V8 keeps as array indices here, without a hash table that grows
+  // and rehashes through the old generation.
+  const storages: Record<string, Storage | undefined> = Object.create(null);
   return {
     persistentLoad(pid: unknown): unknown {
       if (!(pid instanceof Tuple) || pid.length !== 5 || pid[0] !== "storage") {
         throw new CheckpointError("Cannot decode checkpoint: persistent id is not a storage");
       }
-      const [, storageClass, key, location, numel] = pid;
+      // Indexing, not destructuring: destructuring walks an iterator per storage.
+      const storageClass = pid[1], key = pid[2], location = pid[3], numel = pid[4];
       if (!(storageClass instanceof PyGlobal) || typeof key !== "string") {
         throw new CheckpointError("Cannot decode checkpoint: malformed storage persistent id");
       }
@@ -40,10 +44,10 @@ export function torchUnpickleOptions(resolve: StorageResolver): UnpickleOptions 
           `Cannot decode checkpoint: unknown storage class ${storageClass.path}`,
         );
       }
-      let storage = storages.get(key);
+      let storage = storages[key];
       if (storage === undefined) {
         storage = resolve({ key, storageClass, dtype: type, location, numel });
-        storages.set(key, storage);
+        storages[key] = storage;
       }
       return storage;
     },
@@ -71,14 +75,27 @@ export function torchUnpickleOptions(resolve: StorageResolver): UnpickleOptions 
 }
 
 function isIntTuple(value: unknown): value is Tuple<number> {
-  return value instanceof Tuple && value.every((n) => typeof n === "number" && n >= 0);
+  if (!(value instanceof Tuple)) return false;
+  for (let i = 0; i < value.length; i++) {
+    const n = value[i];
+    if (typeof n !== "number" || n < 0) return false;
+  }
+  return true;
+}
+
+/** A plain array copy of `tuple` (no iterator, unlike a spread). */
+function listOf(tuple: Tuple<number>): number[] {
+  const list = new Array<number>(tuple.length);
+  for (let i = 0; i < tuple.length; i++) list[i] = tuple[i];
+  return list;
 }
 
 // Anything but the exact shapes torch writes stays a generic object.
 function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor | undefined {
   const fixed = rebuild === "v3" ? 7 : 6;
   if (args.length !== fixed && args.length !== fixed + 1) return undefined;
-  const [storage, offset, shape, stride, requiresGrad, backwardHooks] = args;
+  const storage = args[0], offset = args[1], shape = args[2], stride = args[3];
+  const requiresGrad = args[4], backwardHooks = args[5];
   if (!(storage instanceof Storage) || typeof offset !== "number" || offset < 0) return undefined;
   if (!isIntTuple(shape) || !isIntTuple(stride) || shape.length !== stride.length) return undefined;
   if (typeof requiresGrad !== "boolean") return undefined;
@@ -94,8 +111,8 @@ function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor | undefined {
   return new Tensor({
     storage,
     offset,
-    shape: [...shape],
-    stride: [...stride],
+    shape: listOf(shape),
+    stride: listOf(stride),
     requiresGrad,
     backwardHooks,
     metadata: args.length > fixed ? args[fixed] : undefined,
