@@ -29,6 +29,7 @@ interface FrozenMembers {
 export function hashKey(key: unknown): unknown {
   switch (typeof key) {
     case "string":
+      if (key.length > LONG_KEY) return `\0h${digest(`s${key}`)}`;
       // Strings starting with NUL are escaped so they never meet composite keys.
       return key.charCodeAt(0) === 0 ? `\0s${key}` : key;
     case "number":
@@ -49,7 +50,8 @@ export function hashKey(key: unknown): unknown {
         key instanceof Tuple || key instanceof Uint8Array || key instanceof PyStr ||
         FROZEN_MEMBERS in key
       ) {
-        return `\0${compositeText(key, 0)}`;
+        const text = `\0${compositeText(key, 0)}`;
+        return text.length > LONG_KEY ? `\0h${digest(text)}` : text;
       }
       const unhashable = Array.isArray(key) ? "list" : (key as Unhashable)[UNHASHABLE];
       if (unhashable !== undefined) {
@@ -60,6 +62,32 @@ export function hashKey(key: unknown): unknown {
     default:
       return key;
   }
+}
+
+// V8 hashes strings longer than this by their length alone, so many long
+// keys of one length would make every Map lookup compare them all
+// (quadratic on hostile pickles). Such keys are replaced by a 128-bit digest.
+const LONG_KEY = 16_000;
+
+/** `text`, or a digest of it when V8 would hash it by length alone (for string-keyed maps). */
+export function stringMapKey(text: string): string {
+  return text.length > LONG_KEY ? `\0h${digest(text)}` : text;
+}
+
+function digest(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  let c = 0x9e3779b9;
+  let d = 0x85ebca6b;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    a = Math.imul(a ^ unit, 0x01000193);
+    b = Math.imul(b ^ unit, 0x5bd1e995);
+    c = Math.imul(c + unit, 0xcc9e2d51) ^ (c >>> 15);
+    d = Math.imul(d ^ (unit + i), 0x1b873593);
+  }
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+  return `${hex(a)}${hex(b)}${hex(c)}${hex(d)}:${text.length}`;
 }
 
 function numberKey(value: number): unknown {

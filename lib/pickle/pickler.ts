@@ -11,6 +11,7 @@
 import { PickleError } from "../errors.ts";
 import { toPickledName } from "./_compat_names.ts";
 import { ByteWriter } from "./_byte_writer.ts";
+import { stringMapKey } from "./_hash_key.ts";
 import { Op } from "./opcodes.ts";
 import { PyByteArray } from "./py_bytearray.ts";
 import { PyDict } from "./py_dict.ts";
@@ -148,13 +149,15 @@ class Pickler {
         return undefined;
       case "string": {
         const short = value.length <= SHORT_STRING;
-        const index = short ? this.#shortStrings[value] : this.#longStrings.get(value);
+        const index = short
+          ? this.#shortStrings[value]
+          : this.#longStrings.get(stringMapKey(value));
         if (index !== undefined) this.#get(index);
         else {
           this.#out.byte(Op.BINUNICODE);
           this.#out.lengthPrefixedUtf8(value);
           if (short) this.#shortStrings[value] = this.#put();
-          else this.#longStrings.set(value, this.#put());
+          else this.#longStrings.set(stringMapKey(value), this.#put());
         }
         return undefined;
       }

@@ -14,6 +14,7 @@ import { PyObject } from "../pickle/py_object.ts";
 import { PyFrozenSet, PySet } from "../pickle/py_set.ts";
 import { PyStr } from "../pickle/py_str.ts";
 import { bytesRepr, scalarRepr, strRepr } from "../pickle/repr.ts";
+import { stringMapKey } from "../pickle/_hash_key.ts";
 import { Tuple } from "../pickle/tuple.ts";
 import { readNdarray, readNumpyScalar } from "./ndarray.ts";
 import { Parameter, Tensor } from "./tensor.ts";
@@ -240,10 +241,10 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
   let nextId = 0;
   const text = (value: string): JsonNode => {
     if (value.length < LONG_STRING) return { type: "str", value };
-    const known = strings.get(value);
+    const known = strings.get(stringMapKey(value));
     if (known !== undefined) return { type: "ref", id: known };
     const id = nextId++;
-    strings.set(value, id);
+    strings.set(stringMapKey(value), id);
     return { type: "str", id, value };
   };
   const visit = (value: unknown, level: number): JsonNode => {

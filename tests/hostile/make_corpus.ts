@@ -1112,6 +1112,29 @@ export async function makeCorpus(): Promise<HostileCase[]> {
     });
   }
   {
+    // 3,000 dict keys (big, i) sharing one 20,000-char string: V8 hashes long
+    // strings by length alone, so naive composite keys would collide.
+    const keys = 3000;
+    const big = new Array(20_000).fill(0x61);
+    const entries: number[] = [];
+    for (let i = 0; i < keys; i++) {
+      entries.push(...(i === 0 ? [0x58, ...u32le(big.length), ...big, 0x71, 0] : [0x68, 0]));
+      entries.push(0x4d, i & 0xff, i >> 8, 0x86, 0x4b, 1); // (big, i): 1
+    }
+    const pickle = bytesOf(0x80, 2, 0x7d, 0x28, entries, 0x75, 0x2e);
+    await pickleCase(
+      "pickle_long_keys",
+      "3,000 tuple keys sharing one 20,000-char string",
+      pickle,
+      {
+        show: OK,
+        verify: { code: 0, errors: unreferenced },
+        scan: OK,
+        rewrite: true,
+      },
+    );
+  }
+  {
     // Billion laughs: 40 levels of 10 shared references each.
     const pickle = bytesOf(0x80, 2, buildLaughs(40), 0x2e);
     await pickleCase(
