@@ -141,7 +141,13 @@ function children(value: unknown): Children | undefined {
   return undefined;
 }
 
-function keyText(key: unknown): string {
+function keyText(key: unknown, depth = 0): string {
+  if (key instanceof Tuple && depth < 3) {
+    // Tuple keys read as Python writes them; a few levels are enough for a key.
+    const items = key.slice(0, 8).map((item) => keyText(item, depth + 1));
+    if (key.length > 8) items.push("...");
+    return `(${items.join(", ")}${key.length === 1 ? "," : ""})`;
+  }
   return scalar(key) ?? leaf(key) ?? (key instanceof PyStr ? key.units : `<${typeName(key)}>`);
 }
 
