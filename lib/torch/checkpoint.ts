@@ -382,11 +382,7 @@ export class Checkpoint {
           await writer.writeRecord(name, storage.loaded!.subarray(0, storage.nbytes));
         }
       }
-      await this.#writeTrailing(writer);
-      await writer.finish();
-      await file.sync();
-      written.records = writer.records;
-      progress.finish();
+      await this.#finishWrite(writer, file, progress, written);
       return {
         path,
         size: writer.position,
@@ -397,6 +393,20 @@ export class Checkpoint {
     } finally {
       file.close();
     }
+  }
+
+  /** The records after the storages, the end records, the sync: how both strategies end. */
+  async #finishWrite(
+    writer: TorchZipWriter,
+    file: Deno.FsFile,
+    progress: ProgressCounter,
+    written: { records?: readonly WrittenRecord[] },
+  ): Promise<void> {
+    await this.#writeTrailing(writer);
+    await writer.finish();
+    await file.sync();
+    written.records = writer.records;
+    progress.finish();
   }
 
   async #saveClone(
@@ -434,11 +444,7 @@ export class Checkpoint {
       else await writer.writeFiller(FILLER, start);
       for (const { name, entry, end } of kept) await writer.keepRecord(name, entry, end);
       if (!headInPlace) await writeHead();
-      await this.#writeTrailing(writer);
-      await writer.finish();
-      await file.sync();
-      written.records = writer.records;
-      progress.finish();
+      await this.#finishWrite(writer, file, progress, written);
       return {
         path,
         size: writer.position,
