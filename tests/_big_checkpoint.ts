@@ -1,10 +1,12 @@
 // Writes large checkpoints quickly: every storage is a range of a sparse
 // file of zeros, copied by TorchZipWriter like any storage record.
+import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
 import { torchPickleOptions } from "../lib/torch/_torch_pickle.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
+import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import type { ZipEntry } from "../lib/zip/central_directory.ts";
@@ -71,6 +73,27 @@ export async function writeZeroCheckpoint(
     out.close();
   } finally {
     source.close();
+    await Deno.remove(zeros);
+  }
+}
+
+/**
+ * A training checkpoint (migratable with tests/migrations/first_group)
+ * holding `bytes` of zero tensor data, so writing it takes a while.
+ */
+export async function writeBigTraining(path: string, bytes: number): Promise<void> {
+  const zeros = `${path}.state.ckpt`;
+  await writeZeroCheckpoint(zeros, { tensors: 4, tensorBytes: bytes / 4 });
+  const state = await Checkpoint.open(zeros);
+  const training = await Checkpoint.open(
+    new URL("./fixtures/migration_empty.ckpt", import.meta.url).pathname,
+  );
+  try {
+    (training.root as PyDict).set("state_dict", state.root);
+    await training.save(path, { strategy: "stream" });
+  } finally {
+    state.close();
+    training.close();
     await Deno.remove(zeros);
   }
 }

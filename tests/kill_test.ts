@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { verifyCheckpoint } from "../lib/torch/verify.ts";
-import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
+import { writeBigTraining } from "./_big_checkpoint.ts";
 import { fileHash } from "./_migrate_cli.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
@@ -40,22 +40,6 @@ function migrate(path: string): Deno.ChildProcess {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A training checkpoint with `bytes` of tensors, so writing takes a while. */
-async function writeBigTraining(path: string, bytes: number): Promise<void> {
-  const zeros = `${path}.state.ckpt`;
-  await writeZeroCheckpoint(zeros, { tensors: 4, tensorBytes: bytes / 4 });
-  const state = await Checkpoint.open(zeros);
-  const training = await Checkpoint.open(`${fixtures}migration_empty.ckpt`);
-  try {
-    (training.root as PyDict).set("state_dict", state.root);
-    await training.save(path, { strategy: "stream" });
-  } finally {
-    state.close();
-    training.close();
-    await Deno.remove(zeros);
-  }
-}
 
 /** Checks the folder after a kill; returns what happened. */
 async function checkAfterKill(

@@ -10,7 +10,7 @@ import { Tensor } from "../lib/torch/tensor.ts";
 import { verifyCheckpoint } from "../lib/torch/verify.ts";
 import { checkWritten } from "../lib/torch/_check_written.ts";
 import { removeStaleTemps, tempPathBeside } from "../lib/torch/_atomic_write.ts";
-import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
+import { writeBigTraining, writeZeroCheckpoint } from "./_big_checkpoint.ts";
 import { fileHash } from "./_migrate_cli.ts";
 import { runCli } from "./_cli.ts";
 import { lockFile } from "../lib/migrate/file_lock.ts";
@@ -50,22 +50,6 @@ const canMount = await (async () => {
   await Deno.remove(dir);
   return ok;
 })();
-
-/** A training checkpoint (migratable with first_group) holding `bytes` of tensor data. */
-async function writeBigTraining(path: string, bytes: number): Promise<void> {
-  const zeros = `${path}.state.ckpt`;
-  await writeZeroCheckpoint(zeros, { tensors: 4, tensorBytes: bytes / 4 });
-  const state = await Checkpoint.open(zeros);
-  const training = await Checkpoint.open(`${fixtures}migration_empty.ckpt`);
-  try {
-    (training.root as PyDict).set("state_dict", state.root);
-    await training.save(path, { strategy: "stream" });
-  } finally {
-    state.close();
-    training.close();
-    await Deno.remove(zeros);
-  }
-}
 
 for (const strategy of ["stream", "clone"] as const) {
   Deno.test(`an exception mid-save (${strategy}) leaves the original and no temp file`, async () => {
