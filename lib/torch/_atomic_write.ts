@@ -191,7 +191,8 @@ export function reason(error: unknown): string {
   return text.length === 0 ? "unknown error" : text[0].toLowerCase() + text.slice(1);
 }
 
-function folderOf(path: string): string {
+/** The folder holding `path` (`.` for a bare name). */
+export function folderOf(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash < 0 ? "." : path.slice(0, slash) || "/";
 }

@@ -22,7 +22,7 @@ import {
   type WrittenRecord,
 } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
-import { replaceAtomically } from "./_atomic_write.ts";
+import { folderOf, replaceAtomically } from "./_atomic_write.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
 import { torchPickleOptions, torchUnpickleOptions } from "./_torch_pickle.ts";
 
@@ -721,11 +721,6 @@ async function kernelClones(from: string, to: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function folderOf(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : path.slice(0, slash) || "/";
 }
 
 // torch derives the id from record names and CRCs; any stable 40-digit value
