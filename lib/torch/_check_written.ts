@@ -66,6 +66,7 @@ async function check(source: FileSource, expected: WrittenArchive): Promise<void
   if (entries.size !== expected.records.length) {
     throw new Failed(`${entries.size} records, ${expected.records.length} written`);
   }
+  const samples = { written: new Uint8Array(SAMPLE), original: new Uint8Array(SAMPLE) };
   for (const record of expected.records) {
     const entry = entries.get(record.name);
     if (entry === undefined) throw new Failed(`record ${record.name} is missing`);
@@ -81,7 +82,7 @@ async function check(source: FileSource, expected: WrittenArchive): Promise<void
         throw new Failed(`record ${record.name} has the wrong CRC-32`);
       }
     } else {
-      await checkCopied(source, entry, copied);
+      await checkCopied(source, entry, copied, samples);
     }
   }
   const hooks = torchUnpickleOptions(({ key, storageClass, dtype, location, numel }) => {
@@ -96,7 +97,18 @@ async function check(source: FileSource, expected: WrittenArchive): Promise<void
   unpickle(await readEntry(source, entries.get("data.pkl")!), hooks);
 }
 
-async function checkCopied(source: FileSource, entry: ZipEntry, from: CopiedFrom): Promise<void> {
+/** Sample buffers of one check, reused for every record (checks may run concurrently). */
+interface Samples {
+  written: Uint8Array;
+  original: Uint8Array;
+}
+
+async function checkCopied(
+  source: FileSource,
+  entry: ZipEntry,
+  from: CopiedFrom,
+  samples: Samples,
+): Promise<void> {
   const name = entry.name;
   if (entry.crc32 !== from.entry.crc32 || entry.size !== from.entry.size) {
     throw new Failed(`record ${name} lost its source's CRC-32 or size`);
@@ -105,10 +117,14 @@ async function checkCopied(source: FileSource, entry: ZipEntry, from: CopiedFrom
   // when copied, and remote ones would cost requests.
   if (from.entry.method !== METHOD_STORED || !(from.source instanceof FileSource)) return;
   const length = Math.min(SAMPLE, entry.size);
+  // Reused buffers: thousands of storages would otherwise leave thousands
+  // of samples for the garbage collector and raise peak memory.
+  const written = samples.written.subarray(0, length);
+  const original = samples.original.subarray(0, length);
   for (const at of new Set([0, entry.size - length])) {
-    const [written, original] = await Promise.all([
-      source.read(entry.dataOffset + at, length),
-      from.source.read(from.entry.dataOffset + at, length),
+    await Promise.all([
+      source.readInto(entry.dataOffset + at, written),
+      from.source.readInto(from.entry.dataOffset + at, original),
     ]);
     if (!sameBytes(written, original)) {
       throw new Failed(`record ${name} differs from its source at byte ${at}`);
