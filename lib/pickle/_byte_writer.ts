@@ -1,18 +1,21 @@
 // A growable byte buffer for the pickler.
+import { countHighBytes, writeLatin1AsUtf8 } from "./_latin1.ts";
 import { encodeUnitsInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
+
+// Writes from this size on get a segment of their own instead of growing
+// the buffer: doubling would copy (and fault in) every earlier byte again.
+const LARGE_WRITE = 1 << 20;
 
 export class ByteWriter {
   #buffer: Uint8Array;
   #view: DataView;
   #length = 0;
+  // Finished parts before #buffer, joined by result().
+  #segments: Uint8Array[] = [];
 
   constructor(initialSize = 1 << 16) {
     this.#buffer = new Uint8Array(initialSize);
     this.#view = new DataView(this.#buffer.buffer);
-  }
-
-  get length(): number {
-    return this.#length;
   }
 
   #reserve(n: number): number {
@@ -28,6 +31,15 @@ export class ByteWriter {
     const at = this.#length;
     this.#length = needed;
     return at;
+  }
+
+  /** Closes the buffer as a segment, appends `segment`, and starts a fresh buffer. */
+  #appendSegment(segment: Uint8Array): void {
+    if (this.#length > 0) this.#segments.push(this.#buffer.subarray(0, this.#length));
+    this.#segments.push(segment);
+    this.#buffer = new Uint8Array(1 << 16);
+    this.#view = new DataView(this.#buffer.buffer);
+    this.#length = 0;
   }
 
   byte(value: number): void {
@@ -62,11 +74,6 @@ export class ByteWriter {
     this.#buffer.set(data, at);
   }
 
-  ascii(text: string): void {
-    const at = this.#reserve(text.length);
-    for (let i = 0; i < text.length; i++) this.#buffer[at + i] = text.charCodeAt(i);
-  }
-
   utf8Line(text: string): void {
     const at = this.#reserve(maxUtf8Length(text));
     this.#length = at + encodeUtf8Into(text, this.#buffer, at);
@@ -87,25 +94,21 @@ export class ByteWriter {
    * first: how protocol 2 carries bytes inside a str.
    */
   lengthPrefixedLatin1(data: Uint8Array): void {
-    const length = data.length;
-    const extra = countHighBytes(data);
-    const total = length + extra;
-    // One byte of slack: the loop below always stores two bytes.
+    if (data.length >= LARGE_WRITE) {
+      // Room for the longest UTF-8; pages the shorter one leaves untouched
+      // are never faulted in, and result() copies only what was written.
+      const segment = new Uint8Array(4 + 2 * data.length + 1);
+      const total = writeLatin1AsUtf8(data, segment, 4);
+      new DataView(segment.buffer).setUint32(0, total, true);
+      this.#appendSegment(segment.subarray(0, 4 + total));
+      return;
+    }
+    const total = data.length + countHighBytes(data);
+    // One byte of slack: the scalar loop always stores two bytes.
     const at = this.#reserve(4 + total + 1);
     this.#length = at + 4 + total;
     this.#view.setUint32(at, total, true);
-    const out = this.#buffer;
-    let pos = at + 4;
-    for (let i = 0; i < length; i++) {
-      // Branch-free: bytes >= 0x80 become 0xC0 | b >> 6, 0x80 | b & 0x3F;
-      // the second store is overwritten when the byte is ASCII. Random
-      // bytes (tensor data) would mispredict a branch half the time.
-      const b = data[i];
-      const high = b >>> 7;
-      out[pos] = b ^ (high * (b ^ (0xc0 | (b >> 6))));
-      out[pos + 1] = 0x80 | (b & 0x3f);
-      pos += 1 + high;
-    }
+    writeLatin1AsUtf8(data, this.#buffer, at + 4);
   }
 
   float64(value: number): void {
@@ -114,26 +117,15 @@ export class ByteWriter {
   }
 
   result(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length);
-  }
-}
-
-/** How many bytes of `data` have their high bit set, counted four at a time. */
-function countHighBytes(data: Uint8Array): number {
-  const length = data.length;
-  let i = 0;
-  let count = 0;
-  // Bytes up to a 4-byte boundary, then aligned words, then the rest.
-  while (i < length && (data.byteOffset + i) % 4 !== 0) count += data[i++] >>> 7;
-  const words = (length - i) >>> 2;
-  if (words > 0) {
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let k = 0; k < words; k++) {
-      // One bit per byte, then a multiply sums the four bytes into the top one.
-      count += Math.imul((view[k] >>> 7) & 0x01010101, 0x01010101) >>> 24;
+    const last = this.#buffer.subarray(0, this.#length);
+    if (this.#segments.length === 0) return last;
+    const parts = [...this.#segments, last];
+    const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
     }
-    i += words * 4;
+    return out;
   }
-  while (i < length) count += data[i++] >>> 7;
-  return count;
 }

@@ -10,6 +10,7 @@
 
 import { PickleError } from "../errors.ts";
 import { fromPickledName } from "./_compat_names.ts";
+import { latin1FromUtf8 } from "./_latin1.ts";
 import { decodeRawUnicodeEscape, decodeStringLiteral } from "./_text_literals.ts";
 import { decodeUtf8 } from "./_utf8.ts";
 import { Op, opName } from "./opcodes.ts";
@@ -835,41 +836,6 @@ function isLatin1Name(data: Uint8Array, at: number): boolean {
   // "latin1"
   return data[at] === 0x6c && data[at + 1] === 0x61 && data[at + 2] === 0x74 &&
     data[at + 3] === 0x69 && data[at + 4] === 0x6e && data[at + 5] === 0x31;
-}
-
-/**
- * The bytes whose Latin-1 text has the UTF-8 `data[start, end)`, or
- * undefined when that UTF-8 holds anything else (code points past U+00FF,
- * invalid sequences): then the general path decides.
- */
-function latin1FromUtf8(
-  data: Uint8Array,
-  start: number,
-  end: number,
-): Uint8Array | undefined {
-  const out = new Uint8Array(end - start);
-  let j = 0;
-  let i = start;
-  const last = end - 1;
-  // Branch-free, as tensor data is random bytes: a lead byte (high bit
-  // set) takes its continuation byte along, and any pair that is not
-  // U+0080..U+00FF (lead 0xC2 or 0xC3, then 0x80..0xBF) marks `bad`.
-  let bad = 0;
-  while (i < last) {
-    const b = data[i];
-    const c = data[i + 1];
-    const high = b >>> 7;
-    out[j++] = b ^ (high * (b ^ (((b & 0x03) << 6) | (c & 0x3f))));
-    bad |= high * (((b & 0xfe) ^ 0xc2) | ((c & 0xc0) ^ 0x80));
-    i += 1 + high;
-  }
-  if (bad !== 0) return undefined;
-  if (i < end) {
-    if (data[i] >= 0x80) return undefined;
-    out[j++] = data[i];
-  }
-  // A fresh array of the exact size, as the general path returns.
-  return j === out.length ? out : out.slice(0, j);
 }
 
 /**
