@@ -6,7 +6,7 @@ import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import { PyFrozenSet, PySet } from "../lib/pickle/py_set.ts";
 import { PyByteArray } from "../lib/pickle/py_bytearray.ts";
-import type { PyGlobal } from "../lib/pickle/py_global.ts";
+import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { Tuple } from "../lib/pickle/tuple.ts";
 import { PickleError } from "../lib/errors.ts";
 
@@ -187,3 +187,35 @@ for (const [name, bytes, pattern] of malformed) {
     });
   });
 }
+
+Deno.test("tuples a hook builds are memoized but never fetched; decoded ones keep sharing", () => {
+  const shape = Tuple.of(2, 3);
+  const rebuild = PyGlobal.of("m", "rebuild");
+  class Foreign {}
+  // The hook hands out one tuple object twice: as __reduce_ex__ would build a
+  // new one per call, the second is written out again, not fetched.
+  const data = pickle([new Foreign(), new Foreign()], {
+    reduce: () => new PyObject(rebuild, Tuple.of(shape)),
+  });
+  const decoded = unpickle(data) as PyObject[];
+  assert.deepEqual([...decoded[1].args[0] as Tuple], [2, 3]);
+  assert.notEqual(decoded[0].args[0], decoded[1].args[0]);
+  assert.equal(decoded[0].callable, decoded[1].callable);
+  // The same tuple inside objects of the value model stays one object.
+  const value = [new PyObject(rebuild, Tuple.of(shape)), new PyObject(rebuild, Tuple.of(shape))];
+  const again = unpickle(pickle(value)) as PyObject[];
+  assert.equal(again[0].args[0], again[1].args[0]);
+});
+
+Deno.test("tuple persistent ids are written anew for every reference", () => {
+  const storage = { kind: "storage" };
+  const pid = Tuple.of("storage", "0");
+  const ids: unknown[] = [];
+  const data = pickle([storage, storage], {
+    persistentId: (value) => value === storage ? pid : undefined,
+  });
+  unpickle(data, { persistentLoad: (id) => (ids.push(id), id) });
+  assert.equal(ids.length, 2);
+  assert.deepEqual([...ids[0] as Tuple], ["storage", "0"]);
+  assert.notEqual(ids[0], ids[1]);
+});

@@ -26,12 +26,15 @@ import { Tuple } from "./tuple.ts";
 export interface PickleOptions {
   /**
    * Returns the persistent id to write for `value` (torch storages), or
-   * `undefined` to pickle the value itself.
+   * `undefined` to pickle the value itself. A tuple id is taken to be a new
+   * object on every call, as torch builds it: memoized, never looked up.
    */
   persistentId?: (value: object) => unknown;
   /**
    * Describes a value of a foreign class as the object that rebuilds it
    * (like Python's `__reduce_ex__`); `undefined` when the class is unknown.
+   * Tuples of atoms directly among the description's arguments are taken to
+   * be new objects, as `__reduce_ex__` builds them: memoized, never looked up.
    */
   reduce?: (value: object) => PyObject | undefined;
 }
@@ -272,15 +275,17 @@ class Pickler {
   }
 
   *#savePersistent(pid: unknown): Frame {
-    yield pid;
+    if (pid instanceof Tuple) yield* this.#saveTuple(pid, true);
+    else yield pid;
     this.#out.byte(Op.BINPERSID);
   }
 
   /**
    * A tuple of atoms (shapes, strides) written without a frame: its items
-   * cannot lead back to it, so it needs no second memo lookup either.
+   * cannot lead back to it, so it needs no second memo lookup either. A
+   * `fresh` one is memoized but kept out of the identity memo.
    */
-  #saveAtomTuple(tuple: Tuple): void {
+  #saveAtomTuple(tuple: Tuple, fresh = false): void {
     const out = this.#out;
     const length = tuple.length;
     if (length > 3) out.byte(Op.MARK);
@@ -288,7 +293,8 @@ class Pickler {
     out.byte(
       length === 1 ? Op.TUPLE1 : length === 2 ? Op.TUPLE2 : length === 3 ? Op.TUPLE3 : Op.TUPLE,
     );
-    this.#objects.set(tuple, this.#put());
+    const index = this.#put();
+    if (!fresh) this.#objects.set(tuple, index);
   }
 
   /** `fresh` tuples are new objects in Python (reduce arguments): memoized, never looked up. */
@@ -400,10 +406,19 @@ class Pickler {
         // generator: this is the hottest frame (every tensor). It is a new
         // object in Python, so it is memoized but never looked up.
         const length = args.length;
+        // A description from the reduce hook is new, and so are its tuples of atoms.
+        const fresh = description !== value;
         if (length === 0) out.byte(Op.EMPTY_TUPLE);
         else {
           if (length > 3) out.byte(Op.MARK);
-          for (let i = 0; i < length; i++) yield args[i];
+          for (let i = 0; i < length; i++) {
+            const item = args[i];
+            if (fresh && item instanceof Tuple && item.length > 0 && holdsOnlyAtoms(item)) {
+              this.#saveAtomTuple(item, true);
+            } else {
+              yield item;
+            }
+          }
           out.byte(tupleOp(length));
           this.#put();
         }
