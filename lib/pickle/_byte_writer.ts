@@ -5,6 +5,7 @@ import { encodeUnitsInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
 // Writes from this size on get a segment of their own instead of growing
 // the buffer: doubling would copy (and fault in) every earlier byte again.
 const LARGE_WRITE = 1 << 20;
+const INITIAL_SIZE = 1 << 16;
 
 export class ByteWriter {
   #buffer: Uint8Array;
@@ -13,7 +14,7 @@ export class ByteWriter {
   // Finished parts before #buffer, joined by result().
   #segments: Uint8Array[] = [];
 
-  constructor(initialSize = 1 << 16) {
+  constructor(initialSize = INITIAL_SIZE) {
     this.#buffer = new Uint8Array(initialSize);
     this.#view = new DataView(this.#buffer.buffer);
   }
@@ -37,7 +38,7 @@ export class ByteWriter {
   #appendSegment(segment: Uint8Array): void {
     if (this.#length > 0) this.#segments.push(this.#buffer.subarray(0, this.#length));
     this.#segments.push(segment);
-    this.#buffer = new Uint8Array(1 << 16);
+    this.#buffer = new Uint8Array(INITIAL_SIZE);
     this.#view = new DataView(this.#buffer.buffer);
     this.#length = 0;
   }

@@ -52,6 +52,23 @@ function simd(): Kernel | null {
   return kernel;
 }
 
+/**
+ * Runs `step` on `data[from, to)` copied into the kernel's memory with its
+ * zero padding; returns what the step returned (its output is at OUTPUT).
+ */
+function runChunk(
+  { memory }: Kernel,
+  step: (input: number, n: number, output: number) => number,
+  data: Uint8Array,
+  from: number,
+  to: number,
+): number {
+  const n = to - from;
+  memory.set(data.subarray(from, to), INPUT);
+  memory.fill(0, INPUT + n, INPUT + n + 16);
+  return step(INPUT, n, OUTPUT);
+}
+
 /** Whether this runtime runs the SIMD kernels (else the scalar loops do the work). */
 export function hasSimd(): boolean {
   return simd() !== null;
@@ -69,19 +86,15 @@ export function latin1FromUtf8(
 ): Uint8Array | undefined {
   const k = end - start >= SIMD_MIN ? simd() : null;
   if (k === null) return latin1FromUtf8Scalar(data, start, end);
-  const { memory } = k;
   const out = new Uint8Array(end - start);
   let j = 0;
   for (let i = start; i < end;) {
     let stop = Math.min(end, i + CHUNK);
     // A lead byte goes with its continuation into the next chunk.
     if (stop < end && data[stop - 1] >= 0xc0) stop--;
-    const n = stop - i;
-    memory.set(data.subarray(i, stop), INPUT);
-    memory.fill(0, INPUT + n, INPUT + n + 16);
-    const written = k.utf8ToLatin1(INPUT, n, OUTPUT);
+    const written = runChunk(k, k.utf8ToLatin1, data, i, stop);
     if (written < 0) return undefined;
-    out.set(memory.subarray(OUTPUT, OUTPUT + written), j);
+    out.set(k.memory.subarray(OUTPUT, OUTPUT + written), j);
     j += written;
     i = stop;
   }
@@ -147,14 +160,10 @@ export function countHighBytes(data: Uint8Array): number {
 export function writeLatin1AsUtf8(data: Uint8Array, target: Uint8Array, at: number): number {
   const k = data.length >= SIMD_MIN ? simd() : null;
   if (k === null) return writeLatin1AsUtf8Scalar(data, target, at);
-  const { memory } = k;
   let pos = at;
   for (let i = 0; i < data.length; i += CHUNK) {
-    const n = Math.min(CHUNK, data.length - i);
-    memory.set(data.subarray(i, i + n), INPUT);
-    memory.fill(0, INPUT + n, INPUT + n + 16);
-    const written = k.latin1ToUtf8(INPUT, n, OUTPUT);
-    target.set(memory.subarray(OUTPUT, OUTPUT + written), pos);
+    const written = runChunk(k, k.latin1ToUtf8, data, i, Math.min(data.length, i + CHUNK));
+    target.set(k.memory.subarray(OUTPUT, OUTPUT + written), pos);
     pos += written;
   }
   return pos - at;
