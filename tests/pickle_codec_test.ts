@@ -219,3 +219,26 @@ Deno.test("tuple persistent ids are written anew for every reference", () => {
   assert.deepEqual([...ids[0] as Tuple], ["storage", "0"]);
   assert.notEqual(ids[0], ids[1]);
 });
+
+Deno.test("objects made by NEWOBJ_EX encode as copyreg.__newobj_ex__(cls, args, kwargs)", () => {
+  const made = new PyObject(PyGlobal.of("m", "C"), Tuple.of(1, [2]), "newobj_ex");
+  made.kwargs = new PyDict([["k", 3]]);
+  made.listItems = [4, 5];
+  made.set("a", 6);
+  made.state = new PyDict([["self", made]]);
+  const back = unpickle(pickle([made, made])) as PyObject[];
+  assert.equal(back.length, 2);
+  assert.equal(back[0], back[1]);
+  const [object] = back;
+  assert.ok(object.isA("copyreg", "__newobj_ex__"));
+  assert.equal(object.how, "reduce");
+  assert.equal(object.args.length, 3);
+  const [cls, args, kwargs] = object.args as [PyGlobal, Tuple, PyDict];
+  assert.ok(cls.is("m", "C"));
+  assert.ok(args instanceof Tuple);
+  assert.deepEqual([args[0], [...(args[1] as number[])]], [1, [2]]);
+  assert.deepEqual([...kwargs.entries()], [["k", 3]]);
+  assert.deepEqual(object.listItems, [4, 5]);
+  assert.deepEqual([...object.entries()], [["a", 6]]);
+  assert.equal((object.state as PyDict).get("self"), object);
+});

@@ -72,7 +72,77 @@ export function pickle(value: unknown, options: PickleOptions = {}): Uint8Array 
   return new Pickler(options).dump(value);
 }
 
-type Frame = Generator<unknown, void, void>;
+// What an open frame is writing; see the #step* methods.
+const enum Kind {
+  /** Items of a list or an object's list items, then APPEND(S). */
+  Batch,
+  /** A tuple's items, then TUPLEn or the memo copy. */
+  Tuple,
+  /** A reduce description: callable, arguments, memo, items, state. */
+  Reduce,
+  /** A persistent id, then BINPERSID. */
+  Persistent,
+  /** bytes as `_codecs.encode(<latin-1 str>, "latin1")`. */
+  Bytes,
+}
+
+// How a batch frame groups its items, as CPython's batch_list_exact,
+// batch_dict_exact and the generic batch_list / batch_dict do.
+const enum Batching {
+  /** An exact list: one item is APPENDed, else batches of up to 1000. */
+  ExactList,
+  /** An exact dict: like a list, but a full last batch is followed by an empty one. */
+  ExactDict,
+  /** Items from an iterator: a lone last item is APPENDed / SETITEMed. */
+  Generic,
+}
+
+// Steps of a reduce frame.
+const enum Phase {
+  Callable,
+  OpenArgs,
+  Args,
+  CloseArgs,
+  ExCallable,
+  ExClass,
+  ExArgs,
+  ExKwargs,
+  ExClose,
+  Memoize,
+  ListItems,
+  DictItems,
+  State,
+  Build,
+}
+
+// Where a batch frame is between items.
+const enum At {
+  Start,
+  InBatch,
+  Single,
+}
+
+/**
+ * One open container. Frames are pooled by depth, so a deep or wide value
+ * allocates no frame per container, and nothing is a generator.
+ */
+class Frame {
+  kind = Kind.Batch;
+  phase = 0;
+  /** The next item (flat index: a dict's key and value are two items). */
+  pos = 0;
+  /** Where the current batch began, or the identity memo's size when a reduce began. */
+  mark = 0;
+  /** Items per entry: 1 for lists, 2 for dicts. */
+  width = 1;
+  batching = Batching.ExactList;
+  fresh = false;
+  items: readonly unknown[] = [];
+  /** The reduce description, the persistent id or the bytes. */
+  target: unknown = undefined;
+  /** The value a reduce frame memoizes. */
+  value: object | undefined = undefined;
+}
 
 class Pickler {
   #out = new ByteWriter();
@@ -85,6 +155,8 @@ class Pickler {
   #shortStrings: Record<string, number | undefined> = Object.create(null);
   #longStrings = new Map<string, number>();
   #globals = new Map<PyGlobal, number>();
+  #frames: Frame[] = [];
+  #depth = 0;
 
   constructor(options: PickleOptions) {
     this.#options = options;
@@ -92,23 +164,25 @@ class Pickler {
 
   dump(value: unknown): Uint8Array {
     this.#out.byte2(Op.PROTO, 2);
-    const frames: Frame[] = [];
-    let next: unknown = value;
-    let pending = true;
-    for (;;) {
-      if (pending) {
-        pending = false;
-        const frame = this.#save(next);
-        if (frame !== undefined) frames.push(frame);
-      }
-      const top = frames[frames.length - 1];
-      if (top === undefined) break;
-      const step = top.next();
-      if (step.done) {
-        frames.pop();
-      } else {
-        next = step.value;
-        pending = true;
+    this.#save(value);
+    while (this.#depth > 0) {
+      const frame = this.#frames[this.#depth - 1];
+      switch (frame.kind) {
+        case Kind.Batch:
+          this.#stepBatch(frame);
+          break;
+        case Kind.Tuple:
+          this.#stepTuple(frame);
+          break;
+        case Kind.Reduce:
+          this.#stepReduce(frame);
+          break;
+        case Kind.Persistent:
+          this.#stepPersistent(frame);
+          break;
+        case Kind.Bytes:
+          this.#stepBytes(frame);
+          break;
       }
     }
     this.#out.byte(Op.STOP);
@@ -117,6 +191,22 @@ class Pickler {
 
   #fail(problem: string): never {
     throw new PickleError(`Cannot encode pickle: ${problem}`);
+  }
+
+  #push(kind: Kind): Frame {
+    let frame = this.#frames[this.#depth];
+    if (frame === undefined) this.#frames.push(frame = new Frame());
+    this.#depth++;
+    frame.kind = kind;
+    frame.phase = 0;
+    frame.pos = 0;
+    return frame;
+  }
+
+  #pop(frame: Frame): void {
+    frame.items = [];
+    frame.target = frame.value = undefined;
+    this.#depth--;
   }
 
   #put(): number {
@@ -137,33 +227,25 @@ class Pickler {
     }
   }
 
-  /** Writes atoms and memo hits at once; returns a frame for anything with children. */
-  #save(value: unknown): Frame | undefined {
+  /**
+   * Writes atoms and memo hits at once and returns false; for anything with
+   * children, writes its opening, pushes its frame and returns true.
+   */
+  #save(value: unknown): boolean {
     switch (typeof value) {
       case "number":
         if (Number.isSafeInteger(value)) this.#saveInt(value);
         else this.#saveFloat(value, undefined);
-        return undefined;
+        return false;
       case "bigint":
         this.#saveInt(value);
-        return undefined;
+        return false;
       case "boolean":
         this.#out.byte(value ? Op.NEWTRUE : Op.NEWFALSE);
-        return undefined;
-      case "string": {
-        const short = value.length <= SHORT_STRING;
-        const index = short
-          ? this.#shortStrings[value]
-          : this.#longStrings.get(stringMapKey(value));
-        if (index !== undefined) this.#get(index);
-        else {
-          this.#out.byte(Op.BINUNICODE);
-          this.#out.lengthPrefixedUtf8(value);
-          if (short) this.#shortStrings[value] = this.#put();
-          else this.#longStrings.set(stringMapKey(value), this.#put());
-        }
-        return undefined;
-      }
+        return false;
+      case "string":
+        this.#saveString(value);
+        return false;
       case "object":
         break;
       default:
@@ -171,11 +253,11 @@ class Pickler {
     }
     if (value === null) {
       this.#out.byte(Op.NONE);
-      return undefined;
+      return false;
     }
     if (value instanceof PyFloat) {
       this.#saveFloat(value.value, value.nanBits);
-      return undefined;
+      return false;
     }
     if (value instanceof PyStr) {
       const index = this.#objects.get(value);
@@ -185,47 +267,74 @@ class Pickler {
         this.#out.lengthPrefixedUtf8(value.units, true);
         this.#objects.set(value, this.#put());
       }
-      return undefined;
+      return false;
     }
     const pid = this.#options.persistentId?.(value);
-    if (pid !== undefined) return this.#savePersistent(pid);
+    if (pid !== undefined) {
+      this.#push(Kind.Persistent).target = pid;
+      return true;
+    }
     if (value instanceof PyGlobal) {
       this.#saveGlobal(value);
-      return undefined;
+      return false;
     }
     const index = this.#objects.get(value);
     if (index !== undefined) {
       this.#get(index);
-      return undefined;
+      return false;
     }
     if (value instanceof Tuple) {
       if (value.length === 0) {
         this.#out.byte(Op.EMPTY_TUPLE);
-        return undefined;
+        return false;
       }
       if (holdsOnlyAtoms(value)) {
-        this.#saveAtomTuple(value);
-        return undefined;
+        this.#saveAtomTuple(value, false);
+        return false;
       }
-      return this.#saveTuple(value, false);
+      this.#openTuple(value, false);
+      return true;
     }
-    if (Array.isArray(value)) return this.#saveList(value, false);
-    if (value instanceof Uint8Array) return this.#saveBytes(value);
-    if (value instanceof PyObject) return this.#saveReduce(value, value);
-    if (value instanceof PyDict) return this.#saveDict(value);
+    if (Array.isArray(value)) {
+      this.#out.byte(Op.EMPTY_LIST);
+      this.#objects.set(value, this.#put());
+      return this.#openBatch(value, 1, Batching.ExactList);
+    }
+    if (value instanceof Uint8Array) {
+      const frame = this.#push(Kind.Bytes);
+      frame.target = value;
+      frame.mark = this.#objects.size;
+      return true;
+    }
+    if (value instanceof PyObject) return this.#openReduce(value, value);
+    if (value instanceof PyDict) {
+      this.#out.byte(Op.EMPTY_DICT);
+      this.#objects.set(value, this.#put());
+      return this.#openBatch(flatItems(value), 2, Batching.ExactDict);
+    }
     if (value instanceof PySet) {
-      return this.#saveReduce(value, new PyObject(BUILTIN_SET, Tuple.of([...value])));
+      return this.#openReduce(value, new PyObject(BUILTIN_SET, Tuple.of([...value])));
     }
     if (value instanceof PyFrozenSet) {
-      return this.#saveReduce(value, new PyObject(BUILTIN_FROZENSET, Tuple.of([...value])));
+      return this.#openReduce(value, new PyObject(BUILTIN_FROZENSET, Tuple.of([...value])));
     }
     if (value instanceof PyByteArray) {
       const args = value.bytes.length === 0 ? Tuple.of() : Tuple.of(value.bytes.slice());
-      return this.#saveReduce(value, new PyObject(BUILTIN_BYTEARRAY, args));
+      return this.#openReduce(value, new PyObject(BUILTIN_BYTEARRAY, args));
     }
     const reduced = this.#options.reduce?.(value);
-    if (reduced !== undefined) return this.#saveReduce(value, reduced);
+    if (reduced !== undefined) return this.#openReduce(value, reduced);
     this.#fail(`cannot pickle a ${value.constructor?.name ?? "object"}`);
+  }
+
+  #saveString(value: string): void {
+    const short = value.length <= SHORT_STRING;
+    const index = short ? this.#shortStrings[value] : this.#longStrings.get(stringMapKey(value));
+    if (index !== undefined) return this.#get(index);
+    this.#out.byte(Op.BINUNICODE);
+    this.#out.lengthPrefixedUtf8(value);
+    if (short) this.#shortStrings[value] = this.#put();
+    else this.#longStrings.set(stringMapKey(value), this.#put());
   }
 
   #saveInt(value: number | bigint): void {
@@ -274,41 +383,43 @@ class Pickler {
     this.#globals.set(value, this.#put());
   }
 
-  *#savePersistent(pid: unknown): Frame {
-    if (pid instanceof Tuple) yield* this.#saveTuple(pid, true);
-    else yield pid;
-    this.#out.byte(Op.BINPERSID);
-  }
-
   /**
    * A tuple of atoms (shapes, strides) written without a frame: its items
    * cannot lead back to it, so it needs no second memo lookup either. A
    * `fresh` one is memoized but kept out of the identity memo.
    */
-  #saveAtomTuple(tuple: Tuple, fresh = false): void {
+  #saveAtomTuple(tuple: Tuple, fresh: boolean): void {
     const out = this.#out;
     const length = tuple.length;
     if (length > 3) out.byte(Op.MARK);
     for (let i = 0; i < length; i++) this.#save(tuple[i]);
-    out.byte(
-      length === 1 ? Op.TUPLE1 : length === 2 ? Op.TUPLE2 : length === 3 ? Op.TUPLE3 : Op.TUPLE,
-    );
+    out.byte(tupleOp(length));
     const index = this.#put();
     if (!fresh) this.#objects.set(tuple, index);
   }
 
   /** `fresh` tuples are new objects in Python (reduce arguments): memoized, never looked up. */
-  *#saveTuple(tuple: readonly unknown[], fresh: boolean): Frame {
-    const out = this.#out;
+  #openTuple(tuple: readonly unknown[], fresh: boolean): void {
+    if (tuple.length > 3) this.#out.byte(Op.MARK);
+    const frame = this.#push(Kind.Tuple);
+    frame.items = tuple;
+    frame.fresh = fresh;
+  }
+
+  #stepTuple(frame: Frame): void {
+    const tuple = frame.items;
     const length = tuple.length;
+    while (frame.pos < length) {
+      if (this.#save(tuple[frame.pos++])) return;
+    }
+    this.#pop(frame);
+    const out = this.#out;
     if (length === 0) {
       out.byte(Op.EMPTY_TUPLE);
       return;
     }
-    if (length > 3) out.byte(Op.MARK);
-    for (let i = 0; i < length; i++) yield tuple[i];
     // Only a container among the items can lead back to the tuple.
-    const existing = fresh || holdsNoContainers(tuple) ? undefined : this.#objects.get(tuple);
+    const existing = frame.fresh || holdsNoContainers(tuple) ? undefined : this.#objects.get(tuple);
     if (existing !== undefined) {
       // The tuple reached itself through a mutable child: drop the copy, fetch the memo.
       if (length > 3) out.byte(Op.POP_MARK);
@@ -316,132 +427,205 @@ class Pickler {
       this.#get(existing);
       return;
     }
-    out.byte(
-      length === 1 ? Op.TUPLE1 : length === 2 ? Op.TUPLE2 : length === 3 ? Op.TUPLE3 : Op.TUPLE,
-    );
+    out.byte(tupleOp(length));
     const index = this.#put();
-    if (!fresh) this.#objects.set(tuple, index);
+    if (!frame.fresh) this.#objects.set(tuple, index);
   }
 
-  *#saveList(list: readonly unknown[], fresh: boolean): Frame {
-    this.#out.byte(Op.EMPTY_LIST);
-    const index = this.#put();
-    if (!fresh) this.#objects.set(list, index);
-    const length = list.length;
-    if (length === 0) return;
-    if (length === 1) {
-      yield list[0];
-      this.#out.byte(Op.APPEND);
-      return;
-    }
-    let total = 0;
-    do {
-      this.#out.byte(Op.MARK);
-      let batch = 0;
-      while (total < list.length) {
-        yield list[total++];
-        if (++batch === BATCH_SIZE) break;
-      }
-      this.#out.byte(Op.APPENDS);
-    } while (total < list.length);
+  /** Pushes a frame for `items` (`width` per entry) unless there are none. */
+  #openBatch(items: readonly unknown[], width: number, batching: Batching): boolean {
+    if (items.length === 0) return false;
+    const frame = this.#push(Kind.Batch);
+    frame.items = items;
+    frame.width = width;
+    frame.batching = batching;
+    frame.phase = At.Start;
+    return true;
   }
 
-  *#saveDict(dict: PyDict): Frame {
-    this.#out.byte(Op.EMPTY_DICT);
-    this.#objects.set(dict, this.#put());
-    const size = dict.size;
-    if (size === 0) return;
-    if (size === 1) {
-      const [key, value] = dict.entries().next().value!;
-      yield key;
-      yield value;
-      this.#out.byte(Op.SETITEM);
-      return;
-    }
-    // Like CPython for an exact dict: a full last batch is followed by an empty one.
-    const entries = dict.entries();
-    let batch: number;
-    do {
-      this.#out.byte(Op.MARK);
-      batch = 0;
-      for (let step = entries.next(); !step.done; step = entries.next()) {
-        yield step.value[0];
-        yield step.value[1];
-        if (++batch === BATCH_SIZE) break;
-      }
-      this.#out.byte(Op.SETITEMS);
-    } while (batch === BATCH_SIZE);
-  }
-
-  *#saveBytes(bytes: Uint8Array): Frame {
+  #stepBatch(frame: Frame): void {
     const out = this.#out;
-    const sizeBefore = this.#objects.size;
-    if (bytes.length === 0) {
-      yield BUILTIN_BYTES;
-      out.byte(Op.EMPTY_TUPLE);
-    } else {
-      // _codecs.encode(<latin-1 text>, "latin1"); the text is a new object each time.
-      yield CODECS_ENCODE;
-      out.byte(Op.BINUNICODE);
-      out.lengthPrefixedLatin1(bytes);
-      this.#put();
-      yield "latin1";
-      out.byte(Op.TUPLE2);
-      this.#put();
+    const items = frame.items;
+    const width = frame.width;
+    const one = width === 1 ? Op.APPEND : Op.SETITEM;
+    const many = width === 1 ? Op.APPENDS : Op.SETITEMS;
+    for (;;) {
+      const pos = frame.pos;
+      if (pos % width === 0) {
+        if (frame.phase === At.Single && pos > frame.mark) {
+          out.byte(one);
+          return this.#pop(frame);
+        }
+        if (frame.phase === At.InBatch) {
+          const done = (pos - frame.mark) / width;
+          if (done === BATCH_SIZE || pos === items.length) {
+            out.byte(many);
+            if (pos === items.length) {
+              if (frame.batching === Batching.ExactDict && done === BATCH_SIZE) {
+                out.byte(Op.MARK);
+                out.byte(many);
+              }
+              return this.#pop(frame);
+            }
+            frame.phase = At.Start;
+          }
+        }
+        if (frame.phase === At.Start) {
+          const left = items.length - pos;
+          frame.mark = pos;
+          if (left === width && (frame.batching === Batching.Generic || pos === 0)) {
+            frame.phase = At.Single;
+          } else {
+            out.byte(Op.MARK);
+            frame.phase = At.InBatch;
+          }
+        }
+      }
+      frame.pos = pos + 1;
+      if (this.#save(items[pos])) return;
     }
-    out.byte(Op.REDUCE);
-    this.#memoizeReduced(bytes, sizeBefore);
   }
 
-  /** Writes `description` (a reduce) and memoizes the result as `value`. */
-  *#saveReduce(value: object, description: PyObject): Frame {
+  #openReduce(value: object, description: PyObject): true {
+    const frame = this.#push(Kind.Reduce);
+    frame.target = description;
+    frame.value = value;
+    frame.mark = this.#objects.size;
+    frame.phase = description.how === "newobj_ex" ? Phase.ExCallable : Phase.Callable;
+    return true;
+  }
+
+  /** Writes a reduce description and memoizes the result as the frame's value. */
+  #stepReduce(frame: Frame): void {
     const out = this.#out;
-    const sizeBefore = this.#objects.size;
+    const description = frame.target as PyObject;
     const args = description.args;
-    switch (description.how) {
-      case "reduce":
-      case "newobj": {
-        yield description.callable;
-        // The argument tuple, inline rather than through a delegated
-        // generator: this is the hottest frame (every tensor). It is a new
-        // object in Python, so it is memoized but never looked up.
-        const length = args.length;
-        // A description from the reduce hook is new, and so are its tuples of atoms.
-        const fresh = description !== value;
-        if (length === 0) out.byte(Op.EMPTY_TUPLE);
-        else {
-          if (length > 3) out.byte(Op.MARK);
-          for (let i = 0; i < length; i++) {
-            const item = args[i];
+    for (;;) {
+      switch (frame.phase) {
+        case Phase.Callable:
+          frame.phase = Phase.OpenArgs;
+          if (this.#save(description.callable)) return;
+          break;
+        case Phase.OpenArgs:
+          // The argument tuple is a new object in Python: memoized, never looked up.
+          if (args.length === 0) {
+            out.byte(Op.EMPTY_TUPLE);
+            frame.phase = Phase.CloseArgs;
+          } else {
+            if (args.length > 3) out.byte(Op.MARK);
+            frame.phase = Phase.Args;
+          }
+          break;
+        case Phase.Args: {
+          // A description from the reduce hook is new, and so are its tuples of atoms.
+          const fresh = description !== frame.value;
+          while (frame.pos < args.length) {
+            const item = args[frame.pos++];
             if (fresh && item instanceof Tuple && item.length > 0 && holdsOnlyAtoms(item)) {
               this.#saveAtomTuple(item, true);
-            } else {
-              yield item;
-            }
+            } else if (this.#save(item)) return;
           }
-          out.byte(tupleOp(length));
+          out.byte(tupleOp(args.length));
           this.#put();
+          frame.phase = Phase.CloseArgs;
+          break;
         }
-        out.byte(description.how === "reduce" ? Op.REDUCE : Op.NEWOBJ);
-        break;
+        case Phase.CloseArgs:
+          out.byte(description.how === "reduce" ? Op.REDUCE : Op.NEWOBJ);
+          frame.phase = Phase.Memoize;
+          break;
+        case Phase.ExCallable:
+          frame.phase = Phase.ExClass;
+          if (this.#save(NEWOBJ_EX)) return;
+          break;
+        case Phase.ExClass:
+          frame.phase = Phase.ExArgs;
+          if (this.#save(description.callable)) return;
+          break;
+        case Phase.ExArgs:
+          frame.phase = Phase.ExKwargs;
+          this.#openTuple(args, true);
+          return;
+        case Phase.ExKwargs:
+          frame.phase = Phase.ExClose;
+          if (this.#save(description.kwargs ?? new PyDict())) return;
+          break;
+        case Phase.ExClose:
+          out.byte(Op.TUPLE3);
+          this.#put();
+          out.byte(Op.REDUCE);
+          frame.phase = Phase.Memoize;
+          break;
+        case Phase.Memoize:
+          this.#memoizeReduced(frame.value!, frame.mark);
+          frame.phase = Phase.ListItems;
+          break;
+        case Phase.ListItems:
+          frame.phase = Phase.DictItems;
+          if (
+            description.listItems !== undefined &&
+            this.#openBatch(description.listItems, 1, Batching.Generic)
+          ) return;
+          break;
+        case Phase.DictItems:
+          frame.phase = Phase.State;
+          if (
+            description.size > 0 && this.#openBatch(flatItems(description), 2, Batching.Generic)
+          ) {
+            return;
+          }
+          break;
+        case Phase.State:
+          if (description.state === undefined) return this.#pop(frame);
+          frame.phase = Phase.Build;
+          if (this.#save(description.state)) return;
+          break;
+        case Phase.Build:
+          out.byte(Op.BUILD);
+          return this.#pop(frame);
       }
-      case "newobj_ex":
-        yield NEWOBJ_EX;
-        out.byte(Op.MARK);
-        yield description.callable;
-        yield* this.#saveTuple(args, true);
-        yield description.kwargs ?? new PyDict();
-        out.byte(Op.TUPLE3);
-        this.#put();
-        out.byte(Op.REDUCE);
-        break;
     }
-    this.#memoizeReduced(value, sizeBefore);
-    if (description.listItems !== undefined) yield* this.#batchItems(description.listItems);
-    if (description.size > 0) yield* this.#batchEntries(description);
-    if (description.state !== undefined) {
-      yield description.state;
-      out.byte(Op.BUILD);
+  }
+
+  #stepPersistent(frame: Frame): void {
+    if (frame.phase === 0) {
+      frame.phase = 1;
+      const pid = frame.target;
+      if (pid instanceof Tuple) return this.#openTuple(pid, true);
+      if (this.#save(pid)) return;
+    }
+    this.#out.byte(Op.BINPERSID);
+    this.#pop(frame);
+  }
+
+  #stepBytes(frame: Frame): void {
+    const out = this.#out;
+    const bytes = frame.target as Uint8Array;
+    for (;;) {
+      switch (frame.phase) {
+        case 0:
+          frame.phase = bytes.length === 0 ? 1 : 2;
+          if (this.#save(bytes.length === 0 ? BUILTIN_BYTES : CODECS_ENCODE)) return;
+          break;
+        case 1:
+          out.byte(Op.EMPTY_TUPLE);
+          frame.phase = 4;
+          break;
+        case 2:
+          // _codecs.encode(<latin-1 text>, "latin1"); the text is a new object each time.
+          out.byte(Op.BINUNICODE);
+          out.lengthPrefixedLatin1(bytes);
+          this.#put();
+          this.#saveString("latin1");
+          out.byte(Op.TUPLE2);
+          this.#put();
+          frame.phase = 4;
+          break;
+        default:
+          out.byte(Op.REDUCE);
+          this.#memoizeReduced(bytes, frame.mark);
+          return this.#pop(frame);
+      }
     }
   }
 
@@ -460,52 +644,17 @@ class Pickler {
       this.#objects.set(value, this.#put());
     }
   }
+}
 
-  // Items that come from an iterator (objects' list and dict items) batch
-  // like CPython's generic path: a lone last item uses APPEND / SETITEM.
-  *#batchItems(items: readonly unknown[]): Frame {
-    let index = 0;
-    let count: number;
-    do {
-      if (index >= items.length) return;
-      if (index + 1 === items.length) {
-        yield items[index];
-        this.#out.byte(Op.APPEND);
-        return;
-      }
-      this.#out.byte(Op.MARK);
-      count = 0;
-      while (index < items.length) {
-        yield items[index++];
-        if (++count === BATCH_SIZE) break;
-      }
-      this.#out.byte(Op.APPENDS);
-    } while (count === BATCH_SIZE);
+/** A dict's keys and values, alternating. */
+function flatItems(dict: PyDict): unknown[] {
+  const items = new Array<unknown>(dict.size * 2);
+  let at = 0;
+  for (const [key, value] of dict.entries()) {
+    items[at++] = key;
+    items[at++] = value;
   }
-
-  *#batchEntries(dict: PyDict): Frame {
-    const entries = [...dict.entries()];
-    let index = 0;
-    let count: number;
-    do {
-      if (index >= entries.length) return;
-      if (index + 1 === entries.length) {
-        yield entries[index][0];
-        yield entries[index][1];
-        this.#out.byte(Op.SETITEM);
-        return;
-      }
-      this.#out.byte(Op.MARK);
-      count = 0;
-      while (index < entries.length) {
-        yield entries[index][0];
-        yield entries[index][1];
-        index++;
-        if (++count === BATCH_SIZE) break;
-      }
-      this.#out.byte(Op.SETITEMS);
-    } while (count === BATCH_SIZE);
-  }
+  return items;
 }
 
 /** True when every item is a str, int, float, bool or None given as a JS primitive. */
