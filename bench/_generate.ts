@@ -1,6 +1,5 @@
 // Writes the benchmark checkpoint with ckptkit's own writer, for machines
 // without torch: the same structure as bench/_make_checkpoint.py.
-import { pickle } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
@@ -9,7 +8,7 @@ import { Tuple } from "../lib/pickle/tuple.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
-import { torchPickleOptions } from "../lib/torch/_torch_pickle.ts";
+import { torchPickle } from "../lib/torch/_torch_pickle.ts";
 import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
 
 const PATTERN = [64, 1, 1, 16, 1, 32, 1, 8];
@@ -70,20 +69,14 @@ export async function generateCheckpoint(
     ]],
     ["lr_schedulers", []],
   ]);
-  const order = new Map<Storage, string>();
-  const data = pickle(
-    root,
-    torchPickleOptions((storage) => {
-      if (!order.has(storage)) order.set(storage, String(order.size));
-      return order.get(storage)!;
-    }),
-  );
+  const { pickle: data, storages } = torchPickle(root);
+
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
     const name = path.slice(path.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "") || "archive";
     const writer = await TorchZipWriter.create(file, { archiveName: name });
     await writer.writeRecord("data.pkl", data);
-    for (const [storage, key] of order) {
+    for (const [key, storage] of storages.entries()) {
       const bytes = new Uint8Array(storage.nbytes);
       new Float32Array(bytes.buffer).fill(Number(key) % 7);
       await writer.writeRecord(`data/${key}`, bytes);

@@ -1,6 +1,5 @@
 // Value graphs and pickles for the codec benchmarks: a checkpoint dominated
 // by many small objects, and one dominated by large numpy byte strings.
-import { pickle } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
@@ -10,7 +9,10 @@ import { unpickle } from "../lib/pickle/unpickler.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Parameter, Tensor } from "../lib/torch/tensor.ts";
-import { torchPickleOptions, torchUnpickleOptions } from "../lib/torch/_torch_pickle.ts";
+import {
+  torchPickle as encodeTorchPickle,
+  torchUnpickleOptions,
+} from "../lib/torch/_torch_pickle.ts";
 
 const ORDERED_DICT = PyGlobal.of("collections", "OrderedDict");
 const FLOAT32 = dtype("float32")!;
@@ -98,15 +100,7 @@ export function largeBytesCheckpoint(count: number, bytes: number): PyDict {
 
 /** Pickles `value` as torch.save would (storages as persistent ids). */
 export function torchPickle(value: unknown): Uint8Array {
-  const keys = new Map<Storage, string>();
-  return pickle(
-    value,
-    torchPickleOptions((storage) => {
-      let key = keys.get(storage);
-      if (key === undefined) keys.set(storage, key = String(keys.size));
-      return key;
-    }),
-  );
+  return encodeTorchPickle(value).pickle;
 }
 
 /** Decodes a torch pickle with storages that point nowhere. */

@@ -4,8 +4,7 @@ import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
-import { torchPickleOptions } from "../lib/torch/_torch_pickle.ts";
-import { pickle } from "../lib/pickle/pickler.ts";
+import { torchPickle } from "../lib/torch/_torch_pickle.ts";
 import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
@@ -56,18 +55,12 @@ export async function writeZeroCheckpoint(
       });
       stateDict.set(`layers.${i}.weight`, new Tensor({ storage, shape: [tensorBytes / 4] }));
     }
-    const order = new Map<Storage, string>();
-    const data = pickle(
-      stateDict,
-      torchPickleOptions((s) => {
-        if (!order.has(s)) order.set(s, String(order.size));
-        return order.get(s)!;
-      }),
-    );
+    const { pickle: data, storages } = torchPickle(stateDict);
+
     const out = await Deno.open(path, { write: true, create: true, truncate: true });
     const writer = await TorchZipWriter.create(out, { archiveName: options.archiveName ?? "big" });
     await writer.writeRecord("data.pkl", data);
-    for (const [, key] of order) await writer.copyRecord(`data/${key}`, source, entry);
+    for (const key of storages.keys()) await writer.copyRecord(`data/${key}`, source, entry);
     await writer.writeRecord("version", new TextEncoder().encode("3\n"));
     await writer.finish();
     out.close();

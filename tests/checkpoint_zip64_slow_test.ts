@@ -6,8 +6,7 @@ import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
-import { torchPickleOptions } from "../lib/torch/_torch_pickle.ts";
-import { pickle } from "../lib/pickle/pickler.ts";
+import { torchPickle } from "../lib/torch/_torch_pickle.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { readCentralDirectory, type ZipEntry } from "../lib/zip/central_directory.ts";
@@ -39,14 +38,7 @@ Deno.test("a checkpoint past 4 GiB round-trips with ZIP64 records (slow)", async
       ["after", Tensor.fromTypedArray(new Int32Array([4, 5, 6, 7]))],
       ["empty", Tensor.fromTypedArray(new Float64Array(0))],
     ]);
-    const order: Storage[] = [];
-    const data = pickle(
-      root,
-      torchPickleOptions((storage) => {
-        if (!order.includes(storage)) order.push(storage);
-        return String(order.indexOf(storage));
-      }),
-    );
+    const { pickle: data, storages: order } = torchPickle(root);
 
     const input = `${dir}/big.ckpt`;
     const out = await Deno.open(input, { write: true, create: true });

@@ -11,6 +11,7 @@
 import { PickleError } from "../errors.ts";
 import { toPickledName } from "./_compat_names.ts";
 import { ByteWriter } from "./_byte_writer.ts";
+import { IdentityMemo, MEMO_SLOT } from "./_identity_memo.ts";
 import { stringMapKey } from "./_hash_key.ts";
 import { Op } from "./opcodes.ts";
 import { PyByteArray } from "./py_bytearray.ts";
@@ -69,7 +70,12 @@ const NEWOBJ_EX = PyGlobal.of("copyreg", "__newobj_ex__");
  * ```
  */
 export function pickle(value: unknown, options: PickleOptions = {}): Uint8Array {
-  return new Pickler(options).dump(value);
+  const pickler = new Pickler(options);
+  try {
+    return pickler.dump(value);
+  } finally {
+    pickler.release();
+  }
 }
 
 // What an open frame is writing; see the #step* methods.
@@ -148,7 +154,7 @@ class Pickler {
   #out = new ByteWriter();
   #options: PickleOptions;
   #memoSize = 0;
-  #objects = new Map<object, number>();
+  #objects = new IdentityMemo(MEMO_SLOT);
   // Short strings go in a null-prototype object, not a Map: V8 spreads
   // decimal numerals (torch's storage keys) poorly over a Map's buckets.
   // Long ones stay in a Map, which does not internalize its keys.
@@ -187,6 +193,10 @@ class Pickler {
     }
     this.#out.byte(Op.STOP);
     return this.#out.result();
+  }
+
+  release(): void {
+    this.#objects.release();
   }
 
   #fail(problem: string): never {
@@ -303,7 +313,7 @@ class Pickler {
     if (value instanceof Uint8Array) {
       const frame = this.#push(Kind.Bytes);
       frame.target = value;
-      frame.mark = this.#objects.size;
+      frame.mark = this.#objects.version;
       return true;
     }
     if (value instanceof PyObject) return this.#openReduce(value, value);
@@ -490,7 +500,7 @@ class Pickler {
     const frame = this.#push(Kind.Reduce);
     frame.target = description;
     frame.value = value;
-    frame.mark = this.#objects.size;
+    frame.mark = this.#objects.version;
     frame.phase = description.how === "newobj_ex" ? Phase.ExCallable : Phase.Callable;
     return true;
   }
@@ -629,13 +639,9 @@ class Pickler {
     }
   }
 
-  /**
-   * `sizeBefore` is the identity memo's size when the value's frame began:
-   * entries are never removed, so an unchanged size means nothing (the value
-   * included) was memoized meanwhile, and the lookup can be skipped.
-   */
-  #memoizeReduced(value: object, sizeBefore: number): void {
-    const existing = this.#objects.size === sizeBefore ? undefined : this.#objects.get(value);
+  /** `version` is the identity memo's version when the value's frame began. */
+  #memoizeReduced(value: object, version: number): void {
+    const existing = this.#objects.getSince(value, version);
     if (existing !== undefined) {
       // Built recursively from its own arguments: keep the first copy.
       this.#out.byte(Op.POP);

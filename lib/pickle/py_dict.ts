@@ -7,6 +7,7 @@
 
 import { KeyError } from "../errors.ts";
 import { hashKey, UNHASHABLE } from "./_hash_key.ts";
+import { MEMO_SLOT } from "./_identity_memo.ts";
 import { shortRepr } from "./_short_repr.ts";
 
 /**
@@ -22,6 +23,7 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   // The original key objects that differ from their hashed form (tuples,
   // floats, bools, bigints...); absent for the usual string keys.
   #keys: Map<unknown, K> | undefined;
+  #memoSlot = -1;
 
   /** Creates a dict holding `entries` in order. */
   constructor(entries?: Iterable<readonly [K, V]>) {
@@ -33,6 +35,16 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** Creates a dict from a JS object's own string keys. */
   static fromObject<V>(object: Record<string, V>): PyDict<string, V> {
     return new PyDict(Object.entries(object));
+  }
+
+  /** @ignore */
+  get [MEMO_SLOT](): number {
+    return this.#memoSlot;
+  }
+
+  /** @ignore */
+  set [MEMO_SLOT](slot: number) {
+    this.#memoSlot = slot;
   }
 
   /** Python refuses dicts as keys. */

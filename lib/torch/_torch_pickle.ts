@@ -1,12 +1,13 @@
 // The torch-specific hooks of the pickle codec: persistent ids for storages
 // and the rebuild functions of tensors and parameters.
 import { CheckpointError } from "../errors.ts";
-import type { PickleOptions } from "../pickle/pickler.ts";
+import { pickle, type PickleOptions } from "../pickle/pickler.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import type { Construction } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
 import type { UnpickleOptions } from "../pickle/unpickler.ts";
 import { type DType, dtype as lookupDtype, dtypeOfStorageClass } from "./dtype.ts";
+import { StorageOrder } from "./_storage_order.ts";
 import { Storage } from "./storage.ts";
 import { Parameter, Tensor } from "./tensor.ts";
 
@@ -121,8 +122,8 @@ function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor | undefined {
   });
 }
 
-/** Encoding hooks; `keyOf` numbers storages in the order the pickle first meets them. */
-export function torchPickleOptions(keyOf: (storage: Storage) => string): PickleOptions {
+/** Encoding hooks; `keyOf` gives a storage's key. */
+function torchPickleOptions(keyOf: (storage: Storage) => string): PickleOptions {
   return {
     persistentId(value: object): unknown {
       if (!(value instanceof Storage)) return undefined;
@@ -133,4 +134,18 @@ export function torchPickleOptions(keyOf: (storage: Storage) => string): PickleO
       return undefined;
     },
   };
+}
+
+/**
+ * Encodes `root` as torch.save does, storages as persistent ids keyed in the
+ * order the pickle first meets them; `storages` lists them in key order.
+ */
+export function torchPickle(root: unknown): { pickle: Uint8Array; storages: Storage[] } {
+  const order = new StorageOrder();
+  try {
+    const bytes = pickle(root, torchPickleOptions((storage) => order.keyOf(storage)));
+    return { pickle: bytes, storages: order.storages };
+  } finally {
+    order.release();
+  }
 }

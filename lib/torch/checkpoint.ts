@@ -7,7 +7,6 @@
  */
 
 import { CheckpointError } from "../errors.ts";
-import { pickle } from "../pickle/pickler.ts";
 import { unpickle } from "../pickle/unpickler.ts";
 import type { ZipDirectory, ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
@@ -24,7 +23,7 @@ import {
 import { Storage } from "./storage.ts";
 import { folderOf, replaceAtomically } from "./_atomic_write.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
-import { torchPickleOptions, torchUnpickleOptions } from "./_torch_pickle.ts";
+import { torchPickle, torchUnpickleOptions } from "./_torch_pickle.ts";
 
 /** Options for {@linkcode Checkpoint.open}. */
 export interface OpenOptions {
@@ -252,19 +251,7 @@ export class Checkpoint {
 
   /** Encodes the object graph as `data.pkl`, numbering storages as torch.save does. */
   encode(): { pickle: Uint8Array; storages: Storage[] } {
-    const order = new Map<Storage, string>();
-    const bytes = pickle(
-      this.root,
-      torchPickleOptions((storage) => {
-        let key = order.get(storage);
-        if (key === undefined) {
-          key = String(order.size);
-          order.set(storage, key);
-        }
-        return key;
-      }),
-    );
-    return { pickle: bytes, storages: [...order.keys()] };
+    return torchPickle(this.root);
   }
 
   /**

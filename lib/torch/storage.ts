@@ -11,6 +11,7 @@ import { PyGlobal } from "../pickle/py_global.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import type { ZipEntry } from "../zip/central_directory.ts";
 import type { RandomAccessSource } from "../zip/source.ts";
+import { ORDER_SLOT } from "./_storage_order.ts";
 import { type DType, dtype as lookupDtype, storageClassOf, UNTYPED_STORAGE } from "./dtype.ts";
 
 /** Where a stored record lives: the archive it came from and its entry. */
@@ -35,6 +36,17 @@ export class Storage {
   readonly key: string | undefined;
   readonly #record: StorageRecord | undefined;
   #data: Uint8Array | undefined;
+  #orderSlot = -1;
+
+  /** @ignore */
+  get [ORDER_SLOT](): number {
+    return this.#orderSlot;
+  }
+
+  /** @ignore */
+  set [ORDER_SLOT](slot: number) {
+    this.#orderSlot = slot;
+  }
 
   /** Creates a storage; give `record` for one that lives in an archive, `data` for a new one. */
   constructor(init: {

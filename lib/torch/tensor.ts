@@ -6,6 +6,7 @@
  */
 
 import { CheckpointError } from "../errors.ts";
+import { MEMO_SLOT } from "../pickle/_identity_memo.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
@@ -73,6 +74,18 @@ export class Tensor {
   readonly dtype: DType;
   /** How the tensor is rebuilt on load. */
   readonly rebuild: TensorRebuild;
+
+  #memoSlot = -1;
+
+  /** @ignore */
+  get [MEMO_SLOT](): number {
+    return this.#memoSlot;
+  }
+
+  /** @ignore */
+  set [MEMO_SLOT](slot: number) {
+    this.#memoSlot = slot;
+  }
 
   /** Creates a view; most callers use {@linkcode Tensor.fromTypedArray}. */
   constructor(init: {
@@ -226,6 +239,18 @@ export class Parameter {
   backwardHooks: unknown;
   /** Python attributes set on the parameter (`_rebuild_parameter_with_state`); `undefined` when none. */
   state: unknown;
+
+  #memoSlot = -1;
+
+  /** @ignore */
+  get [MEMO_SLOT](): number {
+    return this.#memoSlot;
+  }
+
+  /** @ignore */
+  set [MEMO_SLOT](slot: number) {
+    this.#memoSlot = slot;
+  }
 
   /** Wraps `data` as a parameter. */
   constructor(
