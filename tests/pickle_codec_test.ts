@@ -242,3 +242,17 @@ Deno.test("objects made by NEWOBJ_EX encode as copyreg.__newobj_ex__(cls, args, 
   assert.deepEqual([...object.entries()], [["a", 6]]);
   assert.equal((object.state as PyDict).get("self"), object);
 });
+
+Deno.test("tuples are frozen and hold exactly their items", () => {
+  const cases: unknown[][] = [[], [7], [64, 32], [1.5, 2], ["a", null, 3], [[1], new PyDict()]];
+  for (const items of cases) {
+    const tuple = Tuple.fromArray(items);
+    assert.ok(Object.isFrozen(tuple));
+    assert.equal(tuple.length, items.length);
+    assert.deepEqual([...tuple], items);
+    assert.throws(() => (tuple as unknown[]).push(1), TypeError);
+  }
+  const decoded = unpickle(pickle(Tuple.of(Tuple.of(64, 32), Tuple.of(5)))) as Tuple<Tuple>;
+  assert.deepEqual(decoded.map((t) => [...t]), [[64, 32], [5]]);
+  assert.ok(decoded.every((t) => Object.isFrozen(t)));
+});

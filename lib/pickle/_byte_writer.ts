@@ -65,9 +65,11 @@ export class ByteWriter {
     this.#view.setUint32(at, value, true);
   }
 
-  i32(value: number): void {
-    const at = this.#reserve(4);
-    this.#view.setInt32(at, value, true);
+  /** An opcode and its 4-byte little-endian argument. */
+  byteU32(op: number, value: number): void {
+    const at = this.#reserve(5);
+    this.#buffer[at] = op;
+    this.#view.setUint32(at + 1, value, true);
   }
 
   bytes(data: Uint8Array): void {

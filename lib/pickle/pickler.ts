@@ -222,19 +222,13 @@ class Pickler {
   #put(): number {
     const index = this.#memoSize++;
     if (index < 256) this.#out.byte2(Op.BINPUT, index);
-    else {
-      this.#out.byte(Op.LONG_BINPUT);
-      this.#out.u32(index);
-    }
+    else this.#out.byteU32(Op.LONG_BINPUT, index);
     return index;
   }
 
   #get(index: number): void {
     if (index < 256) this.#out.byte2(Op.BINGET, index);
-    else {
-      this.#out.byte(Op.LONG_BINGET);
-      this.#out.u32(index);
-    }
+    else this.#out.byteU32(Op.LONG_BINGET, index);
   }
 
   /**
@@ -355,8 +349,7 @@ class Pickler {
         out.byte(Op.BININT2);
         out.u16(value);
       } else {
-        out.byte(Op.BININT);
-        out.i32(value);
+        out.byteU32(Op.BININT, value >>> 0);
       }
       return;
     }
@@ -652,17 +645,6 @@ class Pickler {
   }
 }
 
-/** A dict's keys and values, alternating. */
-function flatItems(dict: PyDict): unknown[] {
-  const items = new Array<unknown>(dict.size * 2);
-  let at = 0;
-  for (const [key, value] of dict.entries()) {
-    items[at++] = key;
-    items[at++] = value;
-  }
-  return items;
-}
-
 /** True when every item is a str, int, float, bool or None given as a JS primitive. */
 function holdsOnlyAtoms(items: readonly unknown[]): boolean {
   for (let i = 0; i < items.length; i++) {
@@ -699,4 +681,15 @@ function littleEndianTwosComplement(value: bigint, nbytes: number): Uint8Array {
     bytes[i] = parseInt(hex.slice(at, at + 2), 16);
   }
   return bytes;
+}
+
+/** A dict's keys and values, alternating. */
+function flatItems(dict: PyDict): unknown[] {
+  const items = new Array<unknown>(dict.size * 2);
+  let at = 0;
+  for (const [key, value] of dict.entries()) {
+    items[at++] = key;
+    items[at++] = value;
+  }
+  return items;
 }
