@@ -8,7 +8,7 @@
 
 import { CheckpointError } from "../errors.ts";
 import { unpickle } from "../pickle/unpickler.ts";
-import type { ZipDirectory, ZipEntry } from "../zip/central_directory.ts";
+import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import { HttpSource } from "../zip/http_source.ts";
@@ -32,6 +32,14 @@ export interface OpenOptions {
    * value to use, e.g. a redirected {@linkcode PyGlobal}. Default: the name as is.
    */
   findGlobal?: (module: string, name: string) => unknown;
+  /**
+   * When to read the records' local headers: `"all"` while opening, or
+   * `"on-demand"` as each record is first read (saving reads them all).
+   * The default is `"on-demand"` for URLs, where each costs a range
+   * request, and `"all"` for files, where opening then checks every record's
+   * header.
+   */
+  localHeaders?: "all" | "on-demand";
 }
 
 /**
@@ -194,7 +202,10 @@ export class Checkpoint {
     source: RandomAccessSource,
     options: OpenOptions,
   ): Promise<Checkpoint> {
-    const { directory, prefix } = await assertTorchZip(source);
+    const remote = source instanceof HttpSource;
+    const { directory, prefix } = await assertTorchZip(source, {
+      localHeaders: options.localHeaders ?? (remote ? "on-demand" : "all"),
+    });
     const entries = new Map<string, ZipEntry>();
     for (const entry of directory.entries) entries.set(entry.name.slice(prefix.length + 1), entry);
     const pickleBytes = await readEntry(source, entries.get("data.pkl")!);
@@ -278,6 +289,7 @@ export class Checkpoint {
       );
     }
     const { pickle: pickleBytes, storages } = this.encode();
+    await this.#resolveRecords(storages);
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
     const progress = new ProgressCounter(options.onProgress);
@@ -323,6 +335,21 @@ export class Checkpoint {
         ),
       replace,
     );
+  }
+
+  /** Reads the local headers of every record a save may copy, from each source archive. */
+  async #resolveRecords(storages: Storage[]): Promise<void> {
+    const bySource = new Map<RandomAccessSource, ZipEntry[]>([
+      [this.#source, [...this.#entries.values()]],
+    ]);
+    for (const storage of storages) {
+      const record = storage.record;
+      if (record === undefined) continue;
+      let entries = bySource.get(record.source);
+      if (entries === undefined) bySource.set(record.source, entries = []);
+      entries.push(record.entry);
+    }
+    for (const [source, entries] of bySource) await resolveEntries(source, entries);
   }
 
   /** The source of a record the save copies or keeps; undefined for records written anew. */

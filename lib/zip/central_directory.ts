@@ -45,8 +45,23 @@ export interface ZipEntry {
   size: number;
   /** Offset of the entry's local header. */
   localHeaderOffset: number;
-  /** Offset of the entry's data: after the local header, its name and extra field. */
+  /**
+   * Offset of the entry's data: after the local header, its name and extra
+   * field. `NaN` until {@linkcode resolveEntries} when the directory was
+   * read with `localHeaders: "on-demand"`.
+   */
   dataOffset: number;
+}
+
+/** Options for {@linkcode readCentralDirectory}. */
+export interface ReadDirectoryOptions {
+  /**
+   * `"all"` (the default) reads and checks every local header up front;
+   * `"on-demand"` leaves that to {@linkcode resolveEntries}, which the entry
+   * readers call, so opening a remote archive with thousands of records
+   * costs a few range requests instead of one per record.
+   */
+  localHeaders?: "all" | "on-demand";
 }
 
 /** The parsed central directory of a zip archive. */
@@ -204,6 +219,16 @@ interface PendingEntry {
   entry: ZipEntry;
   nameBytes: Uint8Array;
 }
+
+/** What checking an entry's local header needs later, for on-demand directories. */
+interface Unresolved extends PendingEntry {
+  /** The entry after it by local header offset. */
+  next: ZipEntry | undefined;
+  cdOffset: number;
+  fileSize: number;
+}
+
+const unresolved = new WeakMap<ZipEntry, Unresolved>();
 
 /** Applies the ZIP64 extended information field, if any, to `entry`. */
 function applyZip64Extra(
@@ -430,35 +455,75 @@ async function readLocalHeaders(
   }
 }
 
+function runsPast(entry: ZipEntry, cdOffset: number, fileSize: number): void {
+  const end = entry.dataOffset + entry.compressedSize;
+  const range = `bytes ${entry.localHeaderOffset}..${end}`;
+  const name = JSON.stringify(entry.name);
+  if (end > fileSize) {
+    fail(`entry ${name} (${range}) runs past the end of the file (${fileSize} bytes)`);
+  }
+  if (end > cdOffset) {
+    fail(`entry ${name} (${range}) overlaps the central directory at offset ${cdOffset}`);
+  }
+}
+
+function overlap(previous: ZipEntry, entry: ZipEntry): void {
+  const previousEnd = previous.dataOffset + previous.compressedSize;
+  if (previousEnd > entry.localHeaderOffset) {
+    fail(
+      `entry ${
+        JSON.stringify(previous.name)
+      } (bytes ${previous.localHeaderOffset}..${previousEnd}) overlaps entry ${
+        JSON.stringify(entry.name)
+      } at offset ${entry.localHeaderOffset}`,
+    );
+  }
+}
+
 function checkExtents(sorted: PendingEntry[], cdOffset: number, fileSize: number): void {
   let previous: ZipEntry | undefined;
   for (const { entry } of sorted) {
-    const name = JSON.stringify(entry.name);
-    const end = entry.dataOffset + entry.compressedSize;
-    const range = `bytes ${entry.localHeaderOffset}..${end}`;
-    if (end > fileSize) {
-      fail(`entry ${name} (${range}) runs past the end of the file (${fileSize} bytes)`);
-    }
-    if (end > cdOffset) {
-      fail(`entry ${name} (${range}) overlaps the central directory at offset ${cdOffset}`);
-    }
-    if (previous !== undefined) {
-      const previousEnd = previous.dataOffset + previous.compressedSize;
-      if (previousEnd > entry.localHeaderOffset) {
-        fail(
-          `entry ${
-            JSON.stringify(previous.name)
-          } (bytes ${previous.localHeaderOffset}..${previousEnd}) overlaps entry ${name} at offset ${entry.localHeaderOffset}`,
-        );
-      }
-    }
+    runsPast(entry, cdOffset, fileSize);
+    if (previous !== undefined) overlap(previous, entry);
     previous = entry;
   }
 }
 
 /**
+ * Reads and checks the local headers of those `entries` whose directory was
+ * read with `localHeaders: "on-demand"` and that are not resolved yet,
+ * setting their `dataOffset`. The entry readers call it themselves.
+ *
+ * @param source The archive the entries come from.
+ * @param entries Entries of its directory.
+ * @throws {ZipFormatError} when a local header disagrees with the central
+ * directory or an entry overlaps its neighbours or the central directory.
+ */
+export async function resolveEntries(
+  source: RandomAccessSource,
+  entries: Iterable<ZipEntry>,
+): Promise<void> {
+  const pending: Unresolved[] = [];
+  for (const entry of entries) {
+    const found = unresolved.get(entry);
+    if (found !== undefined) pending.push(found);
+  }
+  if (pending.length === 0) return;
+  pending.sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
+  await readLocalHeaders(source, pending);
+  for (const { entry, next, cdOffset, fileSize } of pending) {
+    runsPast(entry, cdOffset, fileSize);
+    // The next entry's local header offset is known without reading it, so
+    // each pair is checked when its first entry is resolved.
+    if (next !== undefined) overlap(entry, next);
+  }
+  for (const { entry } of pending) unresolved.delete(entry);
+}
+
+/**
  * Reads the central directory of a zip archive, then every local header to
- * locate each entry's data, and validates the layout.
+ * locate each entry's data (or, with `localHeaders: "on-demand"`, each when
+ * it is first read), and validates the layout.
  *
  * @example Listing the records of a checkpoint
  * ```ts ignore
@@ -471,12 +536,16 @@ function checkExtents(sorted: PendingEntry[], cdOffset: number, fileSize: number
  * ```
  *
  * @param source The archive bytes.
+ * @param options See {@linkcode ReadDirectoryOptions}.
  * @returns The entries in central directory order, with their data offsets.
  * @throws {ZipFormatError} when the archive is malformed, encrypted,
  * multi-disk, uses a method other than stored/deflate, has duplicate names,
  * or has entries that overlap each other or the central directory.
  */
-export async function readCentralDirectory(source: RandomAccessSource): Promise<ZipDirectory> {
+export async function readCentralDirectory(
+  source: RandomAccessSource,
+  options: ReadDirectoryOptions = {},
+): Promise<ZipDirectory> {
   const end = await readEndRecord(source);
   const { cdOffset, cdSize, entries: count } = end;
   if (cdOffset > source.size) {
@@ -495,8 +564,20 @@ export async function readCentralDirectory(source: RandomAccessSource): Promise<
   const sorted = pending.slice().sort((a, b) =>
     a.entry.localHeaderOffset - b.entry.localHeaderOffset
   );
-  await readLocalHeaders(source, sorted);
-  checkExtents(sorted, cdOffset, source.size);
+  if (options.localHeaders === "on-demand") {
+    sorted.forEach((pending, i) => {
+      pending.entry.dataOffset = NaN;
+      unresolved.set(pending.entry, {
+        ...pending,
+        next: sorted[i + 1]?.entry,
+        cdOffset,
+        fileSize: source.size,
+      });
+    });
+  } else {
+    await readLocalHeaders(source, sorted);
+    checkExtents(sorted, cdOffset, source.size);
+  }
   return {
     entries: pending.map((p) => p.entry),
     size: source.size,

@@ -6,7 +6,11 @@
  */
 
 import { UnsupportedFormatError, ZipFormatError } from "../errors.ts";
-import { readCentralDirectory, type ZipDirectory } from "./central_directory.ts";
+import {
+  readCentralDirectory,
+  type ReadDirectoryOptions,
+  type ZipDirectory,
+} from "./central_directory.ts";
 import type { RandomAccessSource } from "./source.ts";
 
 /** What {@linkcode detectFormat} found. */
@@ -87,14 +91,17 @@ interface Classified {
   prefixError?: ZipFormatError;
 }
 
-async function classify(source: RandomAccessSource): Promise<Classified> {
+async function classify(
+  source: RandomAccessSource,
+  options: ReadDirectoryOptions = {},
+): Promise<Classified> {
   if (source.size === 0) return { format: "empty", head: new Uint8Array() };
   const head = await source.read(0, Math.min(HEAD_SIZE, source.size));
   if (startsWith(head, LEGACY_MAGIC)) return { format: "legacy-torch", head };
   if (startsWith(head, PREVIEW_MAGIC)) return { format: "preview-torch", head };
   if (startsWith(head, TAR_MAGIC, TAR_MAGIC_OFFSET)) return { format: "tar", head };
   if (!isZipSignature(head)) return { format: "unknown", head };
-  const directory = await readCentralDirectory(source);
+  const directory = await readCentralDirectory(source, options);
   if (isTorchScript(directory)) return { format: "torchscript", head, directory };
   let prefix: string;
   try {
@@ -133,14 +140,18 @@ export async function detectFormat(source: RandomAccessSource): Promise<FileForm
  * ```
  *
  * @param source The file bytes.
+ * @param options How to read the central directory (see {@linkcode ReadDirectoryOptions}).
  * @returns The central directory and the folder name of the records.
  * @throws {UnsupportedFormatError} for the legacy (pre-1.6) format, the
  * preview format, the tar format and TorchScript archives.
  * @throws {ZipFormatError} for an empty file, a file that is not a zip
  * archive, a malformed zip, or a zip without `<dir>/data.pkl`.
  */
-export async function assertTorchZip(source: RandomAccessSource): Promise<TorchArchive> {
-  const found = await classify(source);
+export async function assertTorchZip(
+  source: RandomAccessSource,
+  options: ReadDirectoryOptions = {},
+): Promise<TorchArchive> {
+  const found = await classify(source, options);
   switch (found.format) {
     case "torch-zip":
       return { directory: found.directory!, prefix: found.prefix! };

@@ -5,7 +5,7 @@
  */
 
 import { ZipFormatError } from "../errors.ts";
-import type { ZipEntry } from "./central_directory.ts";
+import { resolveEntries, type ZipEntry } from "./central_directory.ts";
 import { crc32 } from "./crc32.ts";
 import { METHOD_DEFLATED, METHOD_STORED } from "./_format.ts";
 import type { RandomAccessSource } from "./source.ts";
@@ -68,6 +68,7 @@ export async function* readEntryChunks(
   chunkSize: number = ENTRY_CHUNK_SIZE,
 ): AsyncGenerator<Uint8Array> {
   checkMethod(entry);
+  await resolveEntries(source, [entry]);
   if (entry.method === METHOD_STORED) {
     for (let position = 0; position < entry.size; position += chunkSize) {
       yield await source.read(
@@ -143,6 +144,7 @@ export async function readEntry(
   options: ReadEntryOptions = {},
 ): Promise<Uint8Array> {
   checkMethod(entry);
+  await resolveEntries(source, [entry]);
   let data: Uint8Array;
   if (entry.method === METHOD_STORED) {
     data = await source.read(entry.dataOffset, entry.size);
@@ -188,6 +190,7 @@ export async function verifyEntryCrc(
   entry: ZipEntry,
 ): Promise<boolean> {
   checkMethod(entry);
+  await resolveEntries(source, [entry]);
   let crc = 0;
   if (entry.method === METHOD_STORED && source.readInto !== undefined) {
     // Reuse one buffer: a multi-GiB storage should not allocate per chunk.

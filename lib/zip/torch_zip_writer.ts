@@ -23,7 +23,7 @@
  */
 
 import { ZipFormatError } from "../errors.ts";
-import type { ZipEntry } from "./central_directory.ts";
+import { resolveEntries, type ZipEntry } from "./central_directory.ts";
 import { crc32 } from "./crc32.ts";
 import { readEntryChunks } from "./read_entry.ts";
 import type { RandomAccessSource } from "./source.ts";
@@ -291,6 +291,7 @@ export class TorchZipWriter {
           `stored entry has compressed size ${entry.compressedSize} but size ${entry.size}`,
         );
       }
+      await resolveEntries(source, [entry]);
       const record = await this.#begin(name, entry.size);
       if (entry.method === METHOD_STORED) {
         const buffer = this.#copyBufferFor(entry.size);
