@@ -37,7 +37,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "show of a 1 GB remote checkpoint fetches under 1% of it, in a few requests",
+  name: "show and scan of a 1 GB remote checkpoint fetch under 1% of it, in a few requests",
   ignore: skipNginx,
   async fn() {
     await withNginx(async (server) => {
@@ -56,6 +56,10 @@ Deno.test({
       // The tail, the central directory, data.pkl's header and data.pkl: no
       // request per storage record.
       assert.ok(Number(reported[2]) <= 6, stderr);
+      const scan = await runCli(["scan", `${server.url}/big.ckpt`]);
+      assert.equal(scan.code, 0, scan.stderr);
+      const scanned = /in (\d+) range requests/.exec(scan.stderr);
+      assert.ok(scanned !== null && Number(scanned[1]) <= 6, scan.stderr);
     });
   },
 });

@@ -2,9 +2,8 @@
 import { CkptkitError } from "../errors.ts";
 import { type GlobalReference, type Rating, scanPickle, type ScanResult } from "../pickle/scan.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
+import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import { readEntry } from "../zip/read_entry.ts";
-import { HttpSource } from "../zip/http_source.ts";
-import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { type Command, onePath, parse } from "./_command.ts";
 
 const GROUPS: ReadonlyArray<[Rating, string]> = [
@@ -78,13 +77,13 @@ Options:
     const { values, positionals } = parse(args, { json: { type: "boolean" } });
     const path = onePath(positionals, "scan");
     context.subject = path;
-    const source: RandomAccessSource = /^https?:\/\//i.test(path)
-      ? await HttpSource.open(path)
-      : await FileSource.open(path);
+    const source = await openSource(path);
     let record: string;
     let result: ScanResult;
     try {
-      const { directory, prefix } = await assertTorchZip(source);
+      const { directory, prefix } = await assertTorchZip(source, {
+        localHeaders: localHeadersFor(source),
+      });
       record = `${prefix}/data.pkl`;
       const entry = directory.entries.find((e) => e.name === record)!;
       result = scanPickle(await readEntry(source, entry));

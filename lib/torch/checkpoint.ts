@@ -10,8 +10,8 @@ import { CheckpointError } from "../errors.ts";
 import { unpickle } from "../pickle/unpickler.ts";
 import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
+import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import { readEntry } from "../zip/read_entry.ts";
-import { HttpSource } from "../zip/http_source.ts";
 import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { MAX_UINT32, METHOD_STORED } from "../zip/_format.ts";
 import {
@@ -186,9 +186,7 @@ export class Checkpoint {
    * `http://` or `https://` URL is read with range requests.
    */
   static async open(path: string, options: OpenOptions = {}): Promise<Checkpoint> {
-    const source = /^https?:\/\//i.test(path)
-      ? await HttpSource.open(path)
-      : await FileSource.open(path);
+    const source = await openSource(path);
     try {
       return await Checkpoint.#read(path, source, options);
     } catch (error) {
@@ -202,9 +200,8 @@ export class Checkpoint {
     source: RandomAccessSource,
     options: OpenOptions,
   ): Promise<Checkpoint> {
-    const remote = source instanceof HttpSource;
     const { directory, prefix } = await assertTorchZip(source, {
-      localHeaders: options.localHeaders ?? (remote ? "on-demand" : "all"),
+      localHeaders: options.localHeaders ?? localHeadersFor(source),
     });
     const entries = new Map<string, ZipEntry>();
     for (const entry of directory.entries) entries.set(entry.name.slice(prefix.length + 1), entry);

@@ -13,9 +13,9 @@ import { unpickle } from "../pickle/unpickler.ts";
 import type { ZipEntry } from "../zip/central_directory.ts";
 import { crc32 } from "../zip/crc32.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
+import { openSource } from "../zip/open_source.ts";
 import { ENTRY_CHUNK_SIZE, readEntryChunks } from "../zip/read_entry.ts";
-import { HttpSource } from "../zip/http_source.ts";
-import { FileSource, type RandomAccessSource } from "../zip/source.ts";
+import type { RandomAccessSource } from "../zip/source.ts";
 import {
   DATA_DESCRIPTOR_SIGNATURE,
   FLAG_DATA_DESCRIPTOR,
@@ -327,9 +327,7 @@ export async function verifyCheckpoint(
   path: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const source = /^https?:\/\//i.test(path)
-    ? await HttpSource.open(path)
-    : await FileSource.open(path);
+  const source = await openSource(path);
   try {
     return await verifySource(source, options);
   } finally {
