@@ -137,7 +137,7 @@ class Frame {
   phase = 0;
   /** The next item (flat index: a dict's key and value are two items). */
   pos = 0;
-  /** Where the current batch began, or the identity memo's size when a reduce began. */
+  /** Where the current batch began, or the identity memo's version when a reduce or bytes began. */
   mark = 0;
   /** Items per entry: 1 for lists, 2 for dicts. */
   width = 1;
