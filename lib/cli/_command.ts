@@ -16,12 +16,6 @@ export interface CommandContext {
 
 /** One CLI command. */
 export interface Command {
-  /** The word after `cli.ts`. */
-  name: string;
-  /** Other words that run the same command. */
-  aliases?: string[];
-  /** One line for the command list. */
-  summary: string;
   /** The full `--help` text. */
   help: string;
   /** Runs the command; returns the exit code. */

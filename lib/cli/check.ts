@@ -11,8 +11,6 @@ const ERROR = 2;
 const INCOMPATIBLE = 3;
 
 export const check: Command = {
-  name: "check",
-  summary: "exit 0 when a checkpoint is up to date, 1 when migrations are pending",
   help: `Usage: deno run -A cli.ts check CKPT [--migrations DIR]
 
 Says in one line whether CKPT needs migrating, and exits accordingly.

@@ -1,25 +1,69 @@
-// The registry of CLI commands, in the order `--help` lists them.
+// The registry of CLI commands, in the order `--help` lists them. A
+// command's module is imported only when it runs: loading every command's
+// code costs the running one about 10 MiB of peak memory.
 import type { Command } from "./_command.ts";
-import { check } from "./check.ts";
-import { create } from "./create.ts";
-import { dis } from "./dis.ts";
-import { fixOrder } from "./fix_order.ts";
-import { inspect } from "./inspect.ts";
-import { migrate } from "./migrate.ts";
-import { rewrite } from "./rewrite.ts";
-import { scan } from "./scan.ts";
-import { show } from "./show.ts";
-import { verify } from "./verify.ts";
 
-export const COMMANDS: readonly Command[] = [
-  show,
-  dis,
-  rewrite,
-  verify,
-  scan,
-  migrate,
-  inspect,
-  check,
-  create,
-  fixOrder,
+/** A command as the command list shows it; `load` imports its module. */
+export interface CommandEntry {
+  /** The word after `cli.ts`. */
+  name: string;
+  /** Other words that run the same command. */
+  aliases?: string[];
+  /** One line for the command list. */
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "show",
+    summary: "print the object tree (dict keys, tensors, classes)",
+    load: async () => (await import("./show.ts")).show,
+  },
+  {
+    name: "dis",
+    summary: "list data.pkl's opcodes like python -m pickletools",
+    load: async () => (await import("./dis.ts")).dis,
+  },
+  {
+    name: "rewrite",
+    summary: "decode, re-encode and rewrite the archive (no migration)",
+    load: async () => (await import("./rewrite.ts")).rewrite,
+  },
+  {
+    name: "verify",
+    summary: "read every record: CRC-32, layout, pickle, storage sizes",
+    load: async () => (await import("./verify.ts")).verify,
+  },
+  {
+    name: "scan",
+    summary: "list the globals data.pkl references: safe, unknown, dangerous",
+    load: async () => (await import("./scan.ts")).scan,
+  },
+  {
+    name: "migrate",
+    aliases: ["sync"],
+    summary: "run the missing migrations on a training checkpoint (alias: sync)",
+    load: async () => (await import("./migrate.ts")).migrate,
+  },
+  {
+    name: "inspect",
+    summary: "list a checkpoint's registered, missing and extra migrations",
+    load: async () => (await import("./inspect.ts")).inspect,
+  },
+  {
+    name: "check",
+    summary: "exit 0 when a checkpoint is up to date, 1 when migrations are pending",
+    load: async () => (await import("./check.ts")).check,
+  },
+  {
+    name: "create",
+    summary: "write a new migration script from the template",
+    load: async () => (await import("./create.ts")).create,
+  },
+  {
+    name: "fix-order",
+    summary: "rename new migration scripts to sort after the base branch's",
+    load: async () => (await import("./fix_order.ts")).fixOrder,
+  },
 ];

@@ -4,8 +4,6 @@ import { type Command, parse, UsageError } from "./_command.ts";
 import { defaultMigrationsDir } from "./_migration.ts";
 
 export const create: Command = {
-  name: "create",
-  summary: "write a new migration script from the template",
   help: `Usage: deno run -A cli.ts create NAME [--with-setup] [--final] [--migrations DIR]
                                  [--anemoi-models VERSION]
 

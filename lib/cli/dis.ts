@@ -4,8 +4,6 @@ import { Checkpoint } from "../torch/checkpoint.ts";
 import { type Command, onePath, parse } from "./_command.ts";
 
 export const dis: Command = {
-  name: "dis",
-  summary: "list data.pkl's opcodes like python -m pickletools",
   help: `Usage: deno run -A cli.ts dis CKPT
 
 Lists the opcodes of CKPT's data.pkl in the layout of python -m pickletools:

@@ -4,8 +4,6 @@ import { type Command, parse, UsageError } from "./_command.ts";
 import { defaultMigrationsDir } from "./_migration.ts";
 
 export const fixOrder: Command = {
-  name: "fix-order",
-  summary: "rename new migration scripts to sort after the base branch's",
   help: `Usage: deno run -A cli.ts fix-order [--base REF] [--migrations DIR]
 
 Finds, with git, the scripts added since REF (committed, staged or

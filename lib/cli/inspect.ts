@@ -4,8 +4,6 @@ import { type Command, onePath, parse } from "./_command.ts";
 import { loadMigrations, migrateCommand, plural, styles, withVersion } from "./_migration.ts";
 
 export const inspect: Command = {
-  name: "inspect",
-  summary: "list a checkpoint's registered, missing and extra migrations",
   help: `Usage: deno run -A cli.ts inspect CKPT [--migrations DIR] [--json] [--no-color]
 
 Shows the migrations registered in CKPT, those it is missing, those it has

@@ -45,8 +45,9 @@ export async function main(args: string[]): Promise<number> {
       console.log(usage());
       return 0;
     }
-    const command = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
-    if (command === undefined) throw new UsageError(`unknown command '${name}'`);
+    const entry = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+    if (entry === undefined) throw new UsageError(`unknown command '${name}'`);
+    const command = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       console.log(command.help);
       return 0;

@@ -29,9 +29,6 @@ import {
 } from "./_migration.ts";
 
 export const migrate: Command = {
-  name: "migrate",
-  aliases: ["sync"],
-  summary: "run the missing migrations on a training checkpoint (alias: sync)",
   help: `Usage: deno run -A cli.ts migrate CKPT [options]     (alias: sync)
        deno run -A cli.ts migrate PATH... [--recursive] [--jobs N] [--shard i/n] [options]
 

@@ -9,8 +9,6 @@ import { stderrProgress } from "./_progress.ts";
 const STRATEGIES = ["auto", "stream", "clone"];
 
 export const rewrite: Command = {
-  name: "rewrite",
-  summary: "decode, re-encode and rewrite the archive (no migration)",
   help: `Usage: deno run -A cli.ts rewrite CKPT --out PATH [--strategy stream|clone] [--quiet]
 
 Decodes CKPT, re-encodes it and writes it to PATH, copying every tensor

@@ -48,8 +48,6 @@ function dangerous(result: ScanResult, found = new Set<string>()): Set<string> {
 }
 
 export const scan: Command = {
-  name: "scan",
-  summary: "list the globals data.pkl references: safe, unknown, dangerous",
   help: `Usage: deno run -A cli.ts scan CKPT [--json]
 
 Lists every global (class or function) that CKPT's data.pkl references,

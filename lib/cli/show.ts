@@ -4,8 +4,6 @@ import { formatTree, toJsonTree } from "../torch/show.ts";
 import { type Command, integerOption, onePath, parse, remoteSummary } from "./_command.ts";
 
 export const show: Command = {
-  name: "show",
-  summary: "print the object tree (dict keys, tensors, classes)",
   help: `Usage: deno run -A cli.ts show CKPT [--depth N] [--max-items N] [--json]
 
 Prints the decoded object graph of CKPT: dict keys, tensor dtype, shape and

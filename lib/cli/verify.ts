@@ -26,8 +26,6 @@ function problemLine(path: string, problem: VerifyProblem): string {
 }
 
 export const verify: Command = {
-  name: "verify",
-  summary: "read every record: CRC-32, layout, pickle, storage sizes",
   help: `Usage: deno run -A cli.ts verify CKPT [--json] [--strict]
 
 Reads every record of CKPT and checks:
