@@ -21,7 +21,9 @@ import {
   type WrittenRecord,
 } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
-import { folderOf, replaceAtomically } from "./_atomic_write.ts";
+import { replaceAtomically } from "./_atomic_write.ts";
+import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
+import { ProgressCounter } from "./_save_progress.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
 import { torchPickle, torchUnpickleOptions } from "./_torch_pickle.ts";
 
@@ -107,8 +109,6 @@ const FILLER = ".data/ckptkit_padding";
 // Below this much storage data a clone saves nothing measurable, and
 // streaming keeps torch's exact layout.
 const CLONE_MIN_BYTES = 32 << 20;
-// Filesystems where copy_file_range shares extents instead of copying bytes.
-const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]);
 const STRATEGIES: readonly string[] = ["auto", "stream", "clone"];
 
 /** What a clone keeps and rewrites, worked out before anything is written. */
@@ -647,91 +647,6 @@ const encoder = new TextEncoder();
 function isTorchRecord(name: string): boolean {
   return name === "data.pkl" || name.startsWith("data/") || LEADING_METADATA.includes(name) ||
     VERSION_RECORDS.includes(name) || name === SERIALIZATION_ID || name === FILLER;
-}
-
-/** Reports save progress as a monotonic byte count, clamped to the expected total. */
-class ProgressCounter {
-  total = 0;
-  #done = 0;
-  #report: ((progress: SaveProgress) => void) | undefined;
-
-  constructor(report: ((progress: SaveProgress) => void) | undefined) {
-    this.#report = report;
-  }
-
-  /** Whether anyone listens. */
-  get active(): boolean {
-    return this.#report !== undefined;
-  }
-
-  /** Moves to `done` when that is further than before. */
-  reach(done: number): void {
-    if (this.#report === undefined || done <= this.#done) return;
-    // Headers and the central directory are not in the total: stop short of it.
-    this.#done = Math.min(done, Math.max(this.total - 1, 0));
-    this.#report({ done: this.#done, total: this.total });
-  }
-
-  add(bytes: number): void {
-    this.reach(this.#done + bytes);
-  }
-
-  finish(): void {
-    this.#done = this.total;
-    this.#report?.({ done: this.total, total: this.total });
-  }
-}
-
-/** `Deno.copyFile`, reporting the growing size of the copy while the kernel works. */
-async function copyWithProgress(
-  from: string,
-  to: string,
-  size: number,
-  progress: ProgressCounter,
-): Promise<void> {
-  if (!progress.active) return await Deno.copyFile(from, to);
-  let copying = true;
-  const timer = setInterval(() => {
-    Deno.stat(to).then(
-      (info) => copying && progress.reach(Math.min(info.size, size)),
-      () => {},
-    );
-  }, 100);
-  try {
-    await Deno.copyFile(from, to);
-  } finally {
-    copying = false;
-    clearInterval(timer);
-  }
-  progress.reach(size);
-}
-
-/**
- * Whether the kernel can clone `from` into the folder of `to` rather than
- * copy its bytes: both on one filesystem of a kind that clones.
- */
-async function kernelClones(from: string, to: string): Promise<boolean> {
-  try {
-    const [source, folder] = await Promise.all([Deno.stat(from), Deno.stat(folderOf(to))]);
-    if (source.dev !== folder.dev) return false;
-    if (Deno.build.os === "darwin") return true; // APFS: copyFile clones
-    if (Deno.build.os !== "linux") return false;
-    // The mount with the same device number tells the filesystem type.
-    const dev = source.dev;
-    const high = Math.floor(dev / 2 ** 32);
-    const low = dev % 2 ** 32;
-    const major = ((low >>> 8) & 0xfff) | (high & ~0xfff);
-    const minor = (low & 0xff) | ((low >>> 12) & ~0xff);
-    for (const line of (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")) {
-      const fields = line.split(" ");
-      if (fields[2] !== `${major}:${minor}`) continue;
-      const separator = fields.indexOf("-", 6);
-      if (separator > 0 && CLONING_FILESYSTEMS.has(fields[separator + 1])) return true;
-    }
-    return false;
-  } catch {
-    return false;
-  }
 }
 
 // torch derives the id from record names and CRCs; any stable 40-digit value
