@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { instructions } from "../lib/pickle/dis.ts";
 import { unpickle } from "../lib/pickle/unpickler.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
@@ -255,4 +256,56 @@ Deno.test("tuples are frozen and hold exactly their items", () => {
   const decoded = unpickle(pickle(Tuple.of(Tuple.of(64, 32), Tuple.of(5)))) as Tuple<Tuple>;
   assert.deepEqual(decoded.map((t) => [...t]), [[64, 32], [5]]);
   assert.ok(decoded.every((t) => Object.isFrozen(t)));
+});
+
+Deno.test("empty and one-byte bytes are one memo entry each, as CPython shares them", () => {
+  const ops = (value: unknown) =>
+    [...instructions(pickle(value))].map(({ name, arg }) =>
+      arg === undefined ? name : `${name} ${arg}`
+    );
+  // Distinct JS arrays of equal content: CPython would hold one object.
+  const written = ops([
+    "a",
+    new Uint8Array([0x61]),
+    new Uint8Array([0x61]),
+    new Uint8Array(0),
+    new Uint8Array(0),
+    "latin1",
+  ]);
+  assert.deepEqual(written, [
+    "PROTO 2",
+    "EMPTY_LIST",
+    "BINPUT 0",
+    "MARK",
+    "BINUNICODE 'a'",
+    "BINPUT 1",
+    // The text of a one-byte bytes is the shared one-character str.
+    "GLOBAL '_codecs encode'",
+    "BINPUT 2",
+    "BINGET 1",
+    "BINUNICODE 'latin1'",
+    "BINPUT 3",
+    "TUPLE2",
+    "BINPUT 4",
+    "REDUCE",
+    "BINPUT 5",
+    "BINGET 5",
+    "GLOBAL '__builtin__ bytes'",
+    "BINPUT 6",
+    "EMPTY_TUPLE",
+    "REDUCE",
+    "BINPUT 7",
+    "BINGET 7",
+    // A "latin1" from the data is not CPython's interned encoding name.
+    "BINUNICODE 'latin1'",
+    "BINPUT 8",
+    "APPENDS",
+    "STOP",
+  ]);
+  const back = unpickle(
+    pickle([new Uint8Array([7]), new Uint8Array([7]), new Uint8Array([8])]),
+  ) as Uint8Array[];
+  assert.equal(back[0], back[1]);
+  assert.notEqual(back[0], back[2]);
+  assert.deepEqual([...back[2]], [8]);
 });

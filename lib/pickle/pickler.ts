@@ -161,6 +161,10 @@ class Pickler {
   #shortStrings: Record<string, number | undefined> = Object.create(null);
   #longStrings = new Map<string, number>();
   #globals = new Map<PyGlobal, number>();
+  // CPython shares b"" and each one-byte bytes object, so equal ones are one
+  // memo entry (index 256 is b""), as they are after CPython loads a pickle.
+  #smallBytes: (number | undefined)[] = [];
+  #latin1Name: number | undefined;
   #frames: Frame[] = [];
   #depth = 0;
 
@@ -305,6 +309,13 @@ class Pickler {
       return this.#openBatch(value, 1, Batching.ExactList);
     }
     if (value instanceof Uint8Array) {
+      const small = value.length > 1
+        ? undefined
+        : this.#smallBytes[value.length === 0 ? 256 : value[0]];
+      if (small !== undefined) {
+        this.#get(small);
+        return false;
+      }
       const frame = this.#push(Kind.Bytes);
       frame.target = value;
       frame.mark = this.#objects.version;
@@ -615,33 +626,51 @@ class Pickler {
           frame.phase = 4;
           break;
         case 2:
-          // _codecs.encode(<latin-1 text>, "latin1"); the text is a new object each time.
-          out.byte(Op.BINUNICODE);
-          out.lengthPrefixedLatin1(bytes);
-          this.#put();
-          this.#saveString("latin1");
+          // _codecs.encode(<latin-1 text>, "latin1"). The text is a new
+          // object each time, except for one byte: CPython's one-character
+          // strings are shared, so it is memoized with the other strings.
+          if (bytes.length === 1) this.#saveString(String.fromCharCode(bytes[0]));
+          else {
+            out.byte(Op.BINUNICODE);
+            out.lengthPrefixedLatin1(bytes);
+            this.#put();
+          }
+          // CPython's own "latin1", not an equal str from the data.
+          if (this.#latin1Name !== undefined) this.#get(this.#latin1Name);
+          else {
+            out.byte(Op.BINUNICODE);
+            out.lengthPrefixedUtf8("latin1");
+            this.#latin1Name = this.#put();
+          }
           out.byte(Op.TUPLE2);
           this.#put();
           frame.phase = 4;
           break;
-        default:
+        default: {
           out.byte(Op.REDUCE);
-          this.#memoizeReduced(bytes, frame.mark);
+          const index = this.#memoizeReduced(bytes, frame.mark);
+          if (bytes.length <= 1) this.#smallBytes[bytes.length === 0 ? 256 : bytes[0]] = index;
           return this.#pop(frame);
+        }
       }
     }
   }
 
-  /** `version` is the identity memo's version when the value's frame began. */
-  #memoizeReduced(value: object, version: number): void {
+  /**
+   * `version` is the identity memo's version when the value's frame began.
+   * Returns the value's memo index.
+   */
+  #memoizeReduced(value: object, version: number): number {
     const existing = this.#objects.getSince(value, version);
     if (existing !== undefined) {
       // Built recursively from its own arguments: keep the first copy.
       this.#out.byte(Op.POP);
       this.#get(existing);
-    } else {
-      this.#objects.set(value, this.#put());
+      return existing;
     }
+    const index = this.#put();
+    this.#objects.set(value, index);
+    return index;
   }
 }
 
