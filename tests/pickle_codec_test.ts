@@ -302,6 +302,26 @@ Deno.test("empty and one-byte bytes are one memo entry each, as CPython shares t
     "APPENDS",
     "STOP",
   ]);
+  // A bytearray's contents are a new bytes object in CPython, shared with nothing:
+  // pickle.dumps([b"a", bytearray(b"a")], protocol=2).
+  const inArray = ops([new Uint8Array([0x61]), new PyByteArray(new Uint8Array([0x61]))]);
+  assert.deepEqual(inArray.slice(inArray.indexOf("GLOBAL '__builtin__ bytearray'")), [
+    "GLOBAL '__builtin__ bytearray'",
+    "BINPUT 6",
+    "BINGET 1",
+    "BINGET 2",
+    "BINGET 3",
+    "TUPLE2",
+    "BINPUT 7",
+    "REDUCE",
+    "BINPUT 8",
+    "TUPLE1",
+    "BINPUT 9",
+    "REDUCE",
+    "BINPUT 10",
+    "APPENDS",
+    "STOP",
+  ]);
   const back = unpickle(
     pickle([new Uint8Array([7]), new Uint8Array([7]), new Uint8Array([8])]),
   ) as Uint8Array[];

@@ -164,6 +164,7 @@ class Pickler {
   // CPython shares b"" and each one-byte bytes object, so equal ones are one
   // memo entry (index 256 is b""), as they are after CPython loads a pickle.
   #smallBytes: (number | undefined)[] = [];
+  #unshared = new WeakSet<Uint8Array>();
   #latin1Name: number | undefined;
   #frames: Frame[] = [];
   #depth = 0;
@@ -309,7 +310,7 @@ class Pickler {
       return this.#openBatch(value, 1, Batching.ExactList);
     }
     if (value instanceof Uint8Array) {
-      const small = value.length > 1
+      const small = value.length > 1 || this.#unshared.has(value)
         ? undefined
         : this.#smallBytes[value.length === 0 ? 256 : value[0]];
       if (small !== undefined) {
@@ -334,8 +335,11 @@ class Pickler {
       return this.#openReduce(value, new PyObject(BUILTIN_FROZENSET, Tuple.of([...value])));
     }
     if (value instanceof PyByteArray) {
-      const args = value.bytes.length === 0 ? Tuple.of() : Tuple.of(value.bytes.slice());
-      return this.#openReduce(value, new PyObject(BUILTIN_BYTEARRAY, args));
+      if (value.bytes.length === 0) return this.#openReduce(value, new PyObject(BUILTIN_BYTEARRAY));
+      // CPython copies the contents into a new bytes object, shared with nothing.
+      const copy = value.bytes.slice();
+      this.#unshared.add(copy);
+      return this.#openReduce(value, new PyObject(BUILTIN_BYTEARRAY, Tuple.of(copy)));
     }
     const reduced = this.#options.reduce?.(value);
     if (reduced !== undefined) return this.#openReduce(value, reduced);
@@ -649,7 +653,9 @@ class Pickler {
         default: {
           out.byte(Op.REDUCE);
           const index = this.#memoizeReduced(bytes, frame.mark);
-          if (bytes.length <= 1) this.#smallBytes[bytes.length === 0 ? 256 : bytes[0]] = index;
+          if (bytes.length <= 1 && !this.#unshared.has(bytes)) {
+            this.#smallBytes[bytes.length === 0 ? 256 : bytes[0]] = index;
+          }
           return this.#pop(frame);
         }
       }
