@@ -69,7 +69,7 @@ export async function generateCheckpoint(
     ]],
     ["lr_schedulers", []],
   ]);
-  const { pickle: data, storages } = torchPickle(root);
+  const { parts: data, storages } = torchPickle(root);
 
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {

@@ -1,5 +1,6 @@
 // Value graphs and pickles for the codec benchmarks: a checkpoint dominated
 // by many small objects, and one dominated by large numpy byte strings.
+import { joinParts } from "../lib/pickle/_byte_writer.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
@@ -98,9 +99,14 @@ export function largeBytesCheckpoint(count: number, bytes: number): PyDict {
   return new PyDict<string, unknown>([["metadata", new PyDict([["statistics", arrays]])]]);
 }
 
-/** Pickles `value` as torch.save would (storages as persistent ids). */
+/** Pickles `value` as torch.save would (storages as persistent ids), in one array. */
 export function torchPickle(value: unknown): Uint8Array {
-  return encodeTorchPickle(value).pickle;
+  return joinParts(encodeTorchPickle(value).parts);
+}
+
+/** The same, in the parts `Checkpoint.save` writes without joining them. */
+export function torchPickleParts(value: unknown): Uint8Array[] {
+  return encodeTorchPickle(value).parts;
 }
 
 /** Decodes a torch pickle with storages that point nowhere. */

@@ -55,7 +55,7 @@ export async function writeZeroCheckpoint(
       });
       stateDict.set(`layers.${i}.weight`, new Tensor({ storage, shape: [tensorBytes / 4] }));
     }
-    const { pickle: data, storages } = torchPickle(stateDict);
+    const { parts: data, storages } = torchPickle(stateDict);
 
     const out = await Deno.open(path, { write: true, create: true, truncate: true });
     const writer = await TorchZipWriter.create(out, { archiveName: options.archiveName ?? "big" });

@@ -165,3 +165,28 @@ Deno.test("the save is atomic: a failed save leaves no file behind", async () =>
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   });
 });
+
+Deno.test("a save writes a data.pkl with large bytes from the encoder's parts", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ckpt = await Checkpoint.open(
+      new URL("./fixtures/training.ckpt", import.meta.url).pathname,
+    );
+    const blobs = [1, 2].map((seed) => new Uint8Array((2 << 20) + seed).map((_, i) => i * seed));
+    (ckpt.root as PyObject).set("blobs", blobs);
+    const expected = ckpt.encode().pickle;
+    for (const strategy of ["stream", "clone"] as const) {
+      const out = `${dir}/${strategy}.ckpt`;
+      // The check after writing compares data.pkl's CRC-32 with the one computed over the parts.
+      const result = await ckpt.save(out, { strategy });
+      assert.equal(result.pickleSize, expected.length);
+      const again = await Checkpoint.open(out);
+      assert.deepEqual(again.pickleBytes, expected);
+      assert.deepEqual(((again.root as PyObject).get("blobs") as Uint8Array[])[1], blobs[1]);
+      again.close();
+    }
+    ckpt.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -38,7 +38,7 @@ Deno.test("a checkpoint past 4 GiB round-trips with ZIP64 records (slow)", async
       ["after", Tensor.fromTypedArray(new Int32Array([4, 5, 6, 7]))],
       ["empty", Tensor.fromTypedArray(new Float64Array(0))],
     ]);
-    const { pickle: data, storages: order } = torchPickle(root);
+    const { parts: data, storages: order } = torchPickle(root);
 
     const input = `${dir}/big.ckpt`;
     const out = await Deno.open(input, { write: true, create: true });

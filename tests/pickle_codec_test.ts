@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { instructions } from "../lib/pickle/dis.ts";
 import { unpickle } from "../lib/pickle/unpickler.ts";
-import { pickle } from "../lib/pickle/pickler.ts";
+import { pickle, pickleParts } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
@@ -328,4 +328,17 @@ Deno.test("empty and one-byte bytes are one memo entry each, as CPython shares t
   assert.equal(back[0], back[1]);
   assert.notEqual(back[0], back[2]);
   assert.deepEqual([...back[2]], [8]);
+});
+
+Deno.test("pickleParts() gives large bytes parts of their own; joined, they are pickle()", () => {
+  const big = new Uint8Array((1 << 20) + 3).map((_, i) => i * 7);
+  const value = [big, "between", new Uint8Array([1, 2, 3]), big.subarray(5)];
+  const parts = pickleParts(value);
+  assert.ok(parts.length >= 3, `${parts.length} parts`);
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (joined.set(part, at), at + part.length), 0);
+  assert.deepEqual(joined, pickle(value));
+  const back = unpickle(joined) as unknown[];
+  assert.deepEqual(back[0], big);
+  assert.deepEqual(back[3], big.subarray(5));
 });

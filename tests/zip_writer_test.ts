@@ -389,3 +389,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test("TorchZipWriter.writeRecord() writes parts as it writes their concatenation", async () => {
+  const data = new Uint8Array(3 << 20).map((_, i) => (i * 31) >> 3);
+  // Part sizes around the writer's 1 MiB buffer and its write-through threshold.
+  const cuts = [0, 1, 7, 524_287, 524_288 + 9, (2 << 20) + 1, data.length];
+  const parts = cuts.slice(1).map((end, k) => data.subarray(cuts[k], end));
+  const whole = await writeArchive({ archiveName: "a" }, async (writer) => {
+    await writer.writeRecord("data.pkl", data);
+    await writer.writeRecord("version", enc.encode("3\n"));
+  });
+  const split = await writeArchive({ archiveName: "a" }, async (writer) => {
+    await writer.writeRecord("data.pkl", parts);
+    await writer.writeRecord("version", [enc.encode("3"), new Uint8Array(0), enc.encode("\n")]);
+  });
+  assertSameBytes(split, whole, "parts");
+  const { entries } = await readCentralDirectory(new BytesSource(split));
+  assert.equal(entries[0].crc32, crc32(data));
+  assert.equal(entries[0].size, data.length);
+});

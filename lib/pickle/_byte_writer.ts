@@ -11,7 +11,7 @@ export class ByteWriter {
   #buffer: Uint8Array;
   #view: DataView;
   #length = 0;
-  // Finished parts before #buffer, joined by result().
+  // Finished parts before #buffer; see parts() and result().
   #segments: Uint8Array[] = [];
 
   constructor(initialSize = INITIAL_SIZE) {
@@ -119,16 +119,26 @@ export class ByteWriter {
     this.#view.setFloat64(at, value, false);
   }
 
+  /** The bytes written, in one array. */
   result(): Uint8Array {
-    const last = this.#buffer.subarray(0, this.#length);
-    if (this.#segments.length === 0) return last;
-    const parts = [...this.#segments, last];
-    const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return joinParts(this.parts());
   }
+
+  /** The bytes written, as the segments they are in: large ones are not copied again. */
+  parts(): Uint8Array[] {
+    const last = this.#buffer.subarray(0, this.#length);
+    return this.#segments.length === 0 ? [last] : [...this.#segments, last];
+  }
+}
+
+/** `parts` in one array; a single part is returned as is. */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

@@ -10,7 +10,7 @@
 
 import { PickleError } from "../errors.ts";
 import { toPickledName } from "./_compat_names.ts";
-import { ByteWriter } from "./_byte_writer.ts";
+import { ByteWriter, joinParts } from "./_byte_writer.ts";
 import { IdentityMemo, MEMO_SLOT } from "./_identity_memo.ts";
 import { stringMapKey } from "./_hash_key.ts";
 import { Op } from "./opcodes.ts";
@@ -70,9 +70,18 @@ const NEWOBJ_EX = PyGlobal.of("copyreg", "__newobj_ex__");
  * ```
  */
 export function pickle(value: unknown, options: PickleOptions = {}): Uint8Array {
+  return joinParts(pickleParts(value, options));
+}
+
+/**
+ * Like {@linkcode pickle}, as consecutive parts: large bytes values are
+ * encoded into parts of their own, which a caller writing them out need not
+ * join into one array (saving a copy of each).
+ */
+export function pickleParts(value: unknown, options: PickleOptions = {}): Uint8Array[] {
   const pickler = new Pickler(options);
   try {
-    return pickler.dump(value);
+    return pickler.dump(value).parts();
   } finally {
     pickler.release();
   }
@@ -173,7 +182,7 @@ class Pickler {
     this.#options = options;
   }
 
-  dump(value: unknown): Uint8Array {
+  dump(value: unknown): ByteWriter {
     this.#out.byte2(Op.PROTO, 2);
     this.#save(value);
     while (this.#depth > 0) {
@@ -197,7 +206,7 @@ class Pickler {
       }
     }
     this.#out.byte(Op.STOP);
-    return this.#out.result();
+    return this.#out;
   }
 
   release(): void {

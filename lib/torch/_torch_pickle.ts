@@ -1,7 +1,7 @@
 // The torch-specific hooks of the pickle codec: persistent ids for storages
 // and the rebuild functions of tensors and parameters.
 import { CheckpointError } from "../errors.ts";
-import { pickle, type PickleOptions } from "../pickle/pickler.ts";
+import { type PickleOptions, pickleParts } from "../pickle/pickler.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import type { Construction } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
@@ -138,13 +138,14 @@ function torchPickleOptions(keyOf: (storage: Storage) => string): PickleOptions 
 
 /**
  * Encodes `root` as torch.save does, storages as persistent ids keyed in the
- * order the pickle first meets them; `storages` lists them in key order.
+ * order the pickle first meets them; `storages` lists them in key order. The
+ * pickle comes as consecutive parts (see `pickleParts`).
  */
-export function torchPickle(root: unknown): { pickle: Uint8Array; storages: Storage[] } {
+export function torchPickle(root: unknown): { parts: Uint8Array[]; storages: Storage[] } {
   const order = new StorageOrder();
   try {
-    const bytes = pickle(root, torchPickleOptions((storage) => order.keyOf(storage)));
-    return { pickle: bytes, storages: order.storages };
+    const parts = pickleParts(root, torchPickleOptions((storage) => order.keyOf(storage)));
+    return { parts, storages: order.storages };
   } finally {
     order.release();
   }

@@ -7,6 +7,7 @@
  */
 
 import { CheckpointError } from "../errors.ts";
+import { joinParts } from "../pickle/_byte_writer.ts";
 import { unpickle } from "../pickle/unpickler.ts";
 import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
@@ -110,6 +111,12 @@ const FILLER = ".data/ckptkit_padding";
 // streaming keeps torch's exact layout.
 const CLONE_MIN_BYTES = 32 << 20;
 const STRATEGIES: readonly string[] = ["auto", "stream", "clone"];
+
+/** The encoded data.pkl, in the parts the encoder left it in. */
+interface EncodedPickle {
+  parts: readonly Uint8Array[];
+  size: number;
+}
 
 /** What a clone keeps and rewrites, worked out before anything is written. */
 interface ClonePlan {
@@ -259,7 +266,8 @@ export class Checkpoint {
 
   /** Encodes the object graph as `data.pkl`, numbering storages as torch.save does. */
   encode(): { pickle: Uint8Array; storages: Storage[] } {
-    return torchPickle(this.root);
+    const { parts, storages } = torchPickle(this.root);
+    return { pickle: joinParts(parts), storages };
   }
 
   /**
@@ -285,7 +293,9 @@ export class Checkpoint {
         `Cannot save checkpoint: unknown strategy ${JSON.stringify(strategy)}`,
       );
     }
-    const { pickle: pickleBytes, storages } = this.encode();
+    // Written as the encoder's parts: large bytes values are not copied into one array.
+    const { parts, storages } = torchPickle(this.root);
+    const pickle = { parts, size: parts.reduce((sum, part) => sum + part.length, 0) };
     await this.#resolveRecords(storages);
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
@@ -300,7 +310,7 @@ export class Checkpoint {
         }),
     };
     if (strategy !== "stream") {
-      let plan = this.#planClone(storages, archiveName, pickleBytes.length, alignment);
+      let plan = this.#planClone(storages, archiveName, pickle.size, alignment);
       if (typeof plan !== "string" && !await this.#stillOnDisk(plan.source)) {
         plan = "the source file was replaced or changed since it was opened";
       }
@@ -312,7 +322,7 @@ export class Checkpoint {
         return await replaceAtomically(
           path,
           (temp) =>
-            this.#saveClone(temp, path, plan, pickleBytes, storages, alignment, progress, written),
+            this.#saveClone(temp, path, plan, pickle, storages, alignment, progress, written),
           replace,
         );
       }
@@ -323,7 +333,7 @@ export class Checkpoint {
         this.#saveStream(
           temp,
           path,
-          pickleBytes,
+          pickle,
           storages,
           archiveName,
           alignment,
@@ -360,7 +370,7 @@ export class Checkpoint {
   async #saveStream(
     temp: string,
     path: string,
-    pickleBytes: Uint8Array,
+    pickle: EncodedPickle,
     storages: Storage[],
     archiveName: string,
     alignment: number,
@@ -371,7 +381,7 @@ export class Checkpoint {
     // unless a copied record is longer than its storage.
     const exact = storages.every((s) => s.record === undefined || s.record.entry.size === s.nbytes);
     const head = ["data.pkl", ...this.#leadingRecords(exact)];
-    progress.total = pickleBytes.length + this.#recordBytes(head.slice(1)) +
+    progress.total = pickle.size + this.#recordBytes(head.slice(1)) +
       storages.reduce((sum, s) => sum + (s.record?.entry.size ?? s.nbytes), 0) +
       this.#recordBytes(this.#trailingRecords());
     // The temporary file exists, empty and locked by replaceAtomically.
@@ -382,7 +392,7 @@ export class Checkpoint {
         alignment,
         onWrite: (bytes) => progress.add(bytes),
       });
-      await writer.writeRecord("data.pkl", pickleBytes);
+      await writer.writeRecord("data.pkl", pickle.parts);
       for (const name of head.slice(1)) await this.#copy(writer, name);
       for (let i = 0; i < storages.length; i++) {
         const storage = storages[i];
@@ -397,7 +407,7 @@ export class Checkpoint {
       return {
         path,
         size: writer.position,
-        pickleSize: pickleBytes.length,
+        pickleSize: pickle.size,
         storages: storages.length,
         strategy: "stream",
       };
@@ -424,14 +434,14 @@ export class Checkpoint {
     temp: string,
     path: string,
     plan: ClonePlan,
-    pickleBytes: Uint8Array,
+    pickle: EncodedPickle,
     storages: Storage[],
     alignment: number,
     progress: ProgressCounter,
     written: { records?: readonly WrittenRecord[] },
   ): Promise<SaveResult> {
     const { source, kept, start, head, headInPlace } = plan;
-    progress.total = source.size + pickleBytes.length + this.#recordBytes(head.slice(1)) +
+    progress.total = source.size + pickle.size + this.#recordBytes(head.slice(1)) +
       this.#recordBytes(this.#trailingRecords());
     await copyWithProgress(this.path, temp, source.size, progress);
     // The copy has the source's mode; like a streamed file, it must be writable.
@@ -448,7 +458,7 @@ export class Checkpoint {
         onWrite: (bytes) => progress.add(bytes),
       });
       const writeHead = async () => {
-        await writer.writeRecord("data.pkl", pickleBytes);
+        await writer.writeRecord("data.pkl", pickle.parts);
         for (const name of head.slice(1)) await this.#copy(writer, name);
       };
       if (headInPlace) await writeHead();
@@ -459,7 +469,7 @@ export class Checkpoint {
       return {
         path,
         size: writer.position,
-        pickleSize: pickleBytes.length,
+        pickleSize: pickle.size,
         storages: storages.length,
         strategy: "clone",
       };

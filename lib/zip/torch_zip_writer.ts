@@ -255,13 +255,18 @@ export class TorchZipWriter {
    * Writes a stored record holding `data`, computing its CRC-32.
    *
    * @param name Name relative to the archive folder, e.g. `"data.pkl"`.
-   * @param data The record's bytes.
+   * @param data The record's bytes, in one array or as consecutive parts.
    */
-  async writeRecord(name: string, data: Uint8Array): Promise<void> {
+  async writeRecord(name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = data instanceof Uint8Array ? [data] : data;
     await this.#exclusive(async () => {
-      const record = await this.#begin(name, data.length);
-      await this.#write(data);
-      await this.#end(record, crc32(data));
+      const record = await this.#begin(name, parts.reduce((sum, part) => sum + part.length, 0));
+      let crc = 0;
+      for (const part of parts) {
+        await this.#write(part);
+        crc = crc32(part, crc);
+      }
+      await this.#end(record, crc);
     });
   }
 
