@@ -319,9 +319,8 @@ class Pickler {
       return this.#openBatch(value, 1, Batching.ExactList);
     }
     if (value instanceof Uint8Array) {
-      const small = value.length > 1 || this.#unshared.has(value)
-        ? undefined
-        : this.#smallBytes[value.length === 0 ? 256 : value[0]];
+      const key = this.#sharedBytesKey(value);
+      const small = key === undefined ? undefined : this.#smallBytes[key];
       if (small !== undefined) {
         this.#get(small);
         return false;
@@ -662,13 +661,18 @@ class Pickler {
         default: {
           out.byte(Op.REDUCE);
           const index = this.#memoizeReduced(bytes, frame.mark);
-          if (bytes.length <= 1 && !this.#unshared.has(bytes)) {
-            this.#smallBytes[bytes.length === 0 ? 256 : bytes[0]] = index;
-          }
+          const key = this.#sharedBytesKey(bytes);
+          if (key !== undefined) this.#smallBytes[key] = index;
           return this.#pop(frame);
         }
       }
     }
+  }
+
+  /** Where `bytes` are memoized by value in #smallBytes; undefined when by identity only. */
+  #sharedBytesKey(bytes: Uint8Array): number | undefined {
+    if (bytes.length > 1 || this.#unshared.has(bytes)) return undefined;
+    return bytes.length === 0 ? 256 : bytes[0];
   }
 
   /**
