@@ -403,7 +403,7 @@ export class Checkpoint {
           await writer.writeRecord(name, storage.loaded!.subarray(0, storage.nbytes));
         }
       }
-      await this.#finishWrite(writer, file, progress, written);
+      await this.#finishWrite(writer, progress, written);
       return {
         path,
         size: writer.position,
@@ -416,16 +416,17 @@ export class Checkpoint {
     }
   }
 
-  /** The records after the storages, the end records, the sync: how both strategies end. */
+  /**
+   * The records after the storages and the end records: how both strategies
+   * end. replaceAtomically syncs the file.
+   */
   async #finishWrite(
     writer: TorchZipWriter,
-    file: Deno.FsFile,
     progress: ProgressCounter,
     written: { records?: readonly WrittenRecord[] },
   ): Promise<void> {
     await this.#writeTrailing(writer);
     await writer.finish();
-    await file.sync();
     written.records = writer.records;
     progress.finish();
   }
@@ -465,7 +466,7 @@ export class Checkpoint {
       else await writer.writeFiller(FILLER, start);
       for (const { name, entry, end } of kept) await writer.keepRecord(name, entry, end);
       if (!headInPlace) await writeHead();
-      await this.#finishWrite(writer, file, progress, written);
+      await this.#finishWrite(writer, progress, written);
       return {
         path,
         size: writer.position,

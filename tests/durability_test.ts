@@ -1,0 +1,112 @@
+// The order of the system calls that make a save survive a crash, seen by
+// strace: the temporary file is synced before it is renamed over the target
+// (with both strategies), and the folder is synced after the rename.
+// Skipped without strace unless REQUIRE_STRACE=1 (as in CI).
+import assert from "node:assert/strict";
+import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
+
+const requireStrace = Deno.env.get("REQUIRE_STRACE") === "1";
+const hasStrace = Deno.build.os === "linux" &&
+  await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+    .output().then((r) => r.success, () => false);
+
+/** One system call of interest, in the order strace saw them finish. */
+interface Call {
+  name: string;
+  /** The paths of its file descriptor or path arguments. */
+  paths: string[];
+}
+
+// With -y, strace prints a descriptor as `26</path>`; with -f, calls that
+// block are split into `fsync(26</p> <unfinished ...>` and a later
+// `<... fsync resumed>) = 0` line of the same process.
+function parseTrace(log: string): Call[] {
+  const pending = new Map<string, Call>();
+  const calls: Call[] = [];
+  for (const line of log.split("\n")) {
+    const match = /^(\d+)\s+(.*)$/.exec(line);
+    if (match === null) continue;
+    const [, pid, rest] = match;
+    const resumed = /^<\.\.\. (\w+) resumed>.*= (-?\d+)/.exec(rest);
+    if (resumed !== null) {
+      const call = pending.get(pid);
+      pending.delete(pid);
+      if (call !== undefined && call.name === resumed[1] && resumed[2] === "0") calls.push(call);
+      continue;
+    }
+    const start = /^(\w+)\((.*)$/.exec(rest);
+    if (start === null) continue;
+    const call = {
+      name: start[1],
+      paths: [...start[2].matchAll(/<([^<>]+)>|"([^"]+)"/g)].map((m) => m[1] ?? m[2]),
+    };
+    if (rest.endsWith("<unfinished ...>")) pending.set(pid, call);
+    else if (/= 0$/.test(rest)) calls.push(call);
+  }
+  return calls;
+}
+
+async function tracedSave(strategy: string): Promise<{ calls: Call[]; target: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "ckptkit-durable-" });
+  try {
+    const source = `${dir}/in.ckpt`;
+    const target = `${dir}/out.ckpt`;
+    await writeZeroCheckpoint(source, { tensors: 3, tensorBytes: 1 << 16 });
+    const script = `${dir}/save.ts`;
+    const checkpoint = new URL("../lib/torch/checkpoint.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { Checkpoint } from ${JSON.stringify(checkpoint)};\n` +
+        `const c = await Checkpoint.open(Deno.args[0]);\n` +
+        `await c.save(Deno.args[1], { strategy: Deno.args[2] });\n` +
+        `c.close();\n`,
+    );
+    const log = `${dir}/trace.log`;
+    const { success, stderr } = await new Deno.Command("strace", {
+      args: [
+        "-f",
+        "-y",
+        "-o",
+        log,
+        "-e",
+        "trace=fsync,fdatasync,rename,renameat,renameat2",
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        script,
+        source,
+        target,
+        strategy,
+      ],
+      stdout: "null",
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+    return { calls: parseTrace(await Deno.readTextFile(log)), target: await Deno.realPath(target) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (const strategy of ["stream", "clone"]) {
+  Deno.test({
+    name: `a save (${strategy}) syncs the file before the rename and the folder after it`,
+    ignore: !hasStrace && !requireStrace,
+    fn: async () => {
+      const { calls, target } = await tracedSave(strategy);
+      const folder = target.slice(0, target.lastIndexOf("/"));
+      const rename = calls.findIndex((c) =>
+        c.name.startsWith("rename") && c.paths.at(-1) === target
+      );
+      assert.ok(rename >= 0, `no rename onto ${target}: ${JSON.stringify(calls)}`);
+      const temp = calls[rename].paths[0];
+      assert.match(temp, /\.ckptkit-tmp$/);
+      const syncs = (path: string) => (c: Call) => /sync/.test(c.name) && c.paths[0] === path;
+      assert.ok(
+        calls.slice(0, rename).some(syncs(temp)),
+        "the file is not synced before the rename",
+      );
+      assert.ok(calls.slice(rename + 1).some(syncs(folder)), "the folder is not synced after it");
+    },
+  });
+}
