@@ -3,16 +3,7 @@
 import assert from "node:assert/strict";
 import { createBackup } from "../lib/migrate/migrate_checkpoint.ts";
 import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
-import { fileHash } from "./_migrate_cli.ts";
-
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ckptkit-backup-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { fileHash, withTempDir as withDir } from "./_migrate_cli.ts";
 
 /** Links `path` until the filesystem refuses; how many links it took, or undefined (no limit). */
 function fillLinks(path: string, folder: string, most = 70_000): number | undefined {
