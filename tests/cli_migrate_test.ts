@@ -159,6 +159,27 @@ Deno.test("cli migrate: in place, the original is kept as {stem}-v{version}-{cou
   });
 });
 
+Deno.test("cli migrate: through a symlink, the file it names is backed up and migrated", async () => {
+  await withTempDir(async (dir) => {
+    // Lightning's save_last="link": last.ckpt names the newest epoch's file.
+    const real = `${dir}/epoch=3.ckpt`;
+    await Deno.copyFile(fixture("migration_after_foo.ckpt"), real);
+    await Deno.symlink("epoch=3.ckpt", `${dir}/last.ckpt`);
+    const original = await fileHash(real);
+    const { code, stderr } = await cli([
+      "migrate",
+      `${dir}/last.ckpt`,
+      "--migrations",
+      scripts("first_group"),
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.ok((await Deno.lstat(`${dir}/last.ckpt`)).isSymlink);
+    assert.equal(await fileHash(`${dir}/epoch=3-vx.x.x-1.ckpt`), original);
+    assert.equal((await rootOf(real)).get("test"), "baz");
+    assert.deepEqual(await listDir(dir), ["epoch=3-vx.x.x-1.ckpt", "epoch=3.ckpt", "last.ckpt"]);
+  });
+});
+
 Deno.test("cli migrate: a checkpoint with no registered migration is backed up as {stem}-v0", async () => {
   await withTempDir(async (dir) => {
     await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/model.ckpt`);

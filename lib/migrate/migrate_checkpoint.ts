@@ -160,14 +160,17 @@ async function migrateLocked(
     }
     // --out naming the input itself is an in-place migration: keep a backup.
     const saveOptions = { verify: options.verify };
-    if (options.out !== undefined && resolve(options.out) !== resolve(path)) {
+    if (options.out !== undefined && !await samePath(options.out, path)) {
       await checkpoint.save(options.out, saveOptions);
       report.output = options.out;
       return report;
     }
+    // A symlink (such as Lightning's last.ckpt) is migrated through: the file
+    // it names is backed up beside itself and replaced, and the link stays.
+    const target = await Deno.realPath(path);
     let backup: string;
     try {
-      backup = await createBackup(path, backupPath(path, plan.registered));
+      backup = await createBackup(target, backupPath(target, plan.registered));
     } catch (error) {
       if (error instanceof CheckpointError || error instanceof MigrationError) throw error;
       throw new MigrationError(
@@ -179,11 +182,11 @@ async function migrateLocked(
     // Interrupted before the rename, the backup is only a second name for
     // the untouched original: remove it, as a failed save does below.
     const release = onInterrupt(() => {
-      removeIfSameFile(backup, path);
+      removeIfSameFile(backup, target);
       return path;
     });
     try {
-      await checkpoint.save(path, saveOptions);
+      await checkpoint.save(target, saveOptions);
     } catch (error) {
       // A failed save never replaced the original: the backup is redundant.
       await Deno.remove(backup).catch(() => {});
@@ -358,6 +361,15 @@ async function copyBeside(path: string, target: string): Promise<void> {
     release();
     file.close();
   }
+}
+
+/** Whether `a` and `b` name one file, directly or through symlinks. */
+async function samePath(a: string, b: string): Promise<boolean> {
+  if (resolve(a) === resolve(b)) return true;
+  const [realA, realB] = await Promise.all(
+    [a, b].map((p) => Deno.realPath(p).catch(() => undefined)),
+  );
+  return realA !== undefined && realA === realB;
 }
 
 /** Removes `backup` when it is still a second name of the file at `path`. */

@@ -24,14 +24,20 @@ export interface ReplaceOptions {
  * The temporary file is locked while it exists, so a later save of the same
  * path can tell an abandoned one (left by a SIGKILL or power loss) from one
  * being written, and removes it.
+ *
+ * A symlink at `path` stays: the file it names is replaced, as writing
+ * through the link would. A replaced file keeps its permissions (and its
+ * owner, where the process may set it).
  */
 export async function replaceAtomically<T>(
-  path: string,
+  target: string,
   write: (temp: string) => Promise<T>,
   options: ReplaceOptions = {},
 ): Promise<T> {
+  const path = await Deno.realPath(target).catch(() => target);
   await removeStaleTemps(path);
-  const existed = await Deno.lstat(path).then(() => true, () => false);
+  const original = await Deno.lstat(path).catch(() => undefined);
+  const existed = original !== undefined;
   const temp = tempPathBeside(path);
   let file: Deno.FsFile;
   try {
@@ -48,6 +54,7 @@ export async function replaceAtomically<T>(
   try {
     await file.lock(true);
     const result = await write(temp);
+    if (original !== undefined) await keepAccess(temp, original);
     await syncAndCheck(file, temp, options.check);
     await Deno.rename(temp, path);
     await syncFolder(path);
@@ -59,6 +66,17 @@ export async function replaceAtomically<T>(
     release();
     file.close();
   }
+}
+
+/** Gives `temp` the permissions and owner of the file it replaces. */
+async function keepAccess(temp: string, original: Deno.FileInfo): Promise<void> {
+  if (Deno.build.os === "windows" || original.mode === null) return;
+  if (original.uid !== null && original.gid !== null) {
+    // Only root may give a file away; others keep what they created.
+    await Deno.chown(temp, original.uid, original.gid).catch(() => {});
+  }
+  // After chown, which clears set-id bits.
+  await Deno.chmod(temp, original.mode & 0o7777);
 }
 
 /**

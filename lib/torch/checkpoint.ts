@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, CkptkitError } from "../errors.ts";
 import { joinParts } from "../pickle/_byte_writer.ts";
 import { unpickle } from "../pickle/unpickler.ts";
 import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central_directory.ts";
@@ -22,7 +22,7 @@ import {
   type WrittenRecord,
 } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
-import { replaceAtomically } from "./_atomic_write.ts";
+import { reason, replaceAtomically } from "./_atomic_write.ts";
 import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
@@ -169,6 +169,9 @@ export class Checkpoint {
   readonly pickleBytes: Uint8Array;
   readonly #source: RandomAccessSource;
   readonly #entries: Map<string, ZipEntry>;
+  // Storage keys the source data.pkl references: with the numbered ones,
+  // the records under data/ that are storages rather than extra records.
+  readonly #storageKeys: ReadonlySet<string>;
 
   private constructor(init: {
     root: unknown;
@@ -178,6 +181,7 @@ export class Checkpoint {
     pickleBytes: Uint8Array;
     source: RandomAccessSource;
     entries: Map<string, ZipEntry>;
+    storageKeys: ReadonlySet<string>;
   }) {
     this.root = init.root;
     this.path = init.path;
@@ -186,6 +190,7 @@ export class Checkpoint {
     this.pickleBytes = init.pickleBytes;
     this.#source = init.source;
     this.#entries = init.entries;
+    this.#storageKeys = init.storageKeys;
   }
 
   /**
@@ -211,9 +216,14 @@ export class Checkpoint {
       localHeaders: options.localHeaders ?? localHeadersFor(source),
     });
     const entries = new Map<string, ZipEntry>();
-    for (const entry of directory.entries) entries.set(entry.name.slice(prefix.length + 1), entry);
+    for (const entry of directory.entries) {
+      // Folder entries (from re-zipping a checkpoint) hold nothing to keep.
+      if (!entry.name.endsWith("/")) entries.set(entry.name.slice(prefix.length + 1), entry);
+    }
     const pickleBytes = await readEntry(source, entries.get("data.pkl")!);
+    const storageKeys = new Set<string>();
     const hooks = torchUnpickleOptions(({ key, storageClass, dtype, location, numel }) => {
+      storageKeys.add(key);
       const entry = entries.get(`data/${key}`);
       if (entry === undefined) {
         throw new CheckpointError(
@@ -244,6 +254,7 @@ export class Checkpoint {
       pickleBytes,
       source,
       entries,
+      storageKeys,
     });
   }
 
@@ -296,7 +307,14 @@ export class Checkpoint {
     // Written as the encoder's parts: large bytes values are not copied into one array.
     const { parts, storages } = torchPickle(this.root);
     const pickle = { parts, size: parts.reduce((sum, part) => sum + part.length, 0) };
-    await this.#resolveRecords(storages);
+    try {
+      await this.#resolveRecords(storages);
+    } catch (error) {
+      if (error instanceof CkptkitError) throw error;
+      throw new CheckpointError(`Cannot save: ${reason(error)}; nothing was written`, {
+        cause: error,
+      });
+    }
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
     const progress = new ProgressCounter(options.onProgress);
@@ -361,7 +379,8 @@ export class Checkpoint {
 
   /** The source of a record the save copies or keeps; undefined for records written anew. */
   #copiedFrom(name: string, storages: Storage[]): CopiedFrom | undefined {
-    if (name.startsWith("data/")) return storages[Number(name.slice(5))]?.record;
+    // The storages this save writes are numbered; other data/ names are extras.
+    if (/^data\/\d+$/.test(name)) return storages[Number(name.slice(5))]?.record;
     if (name === "data.pkl" || name === SERIALIZATION_ID || name === FILLER) return undefined;
     const entry = this.#entries.get(name);
     return entry === undefined ? undefined : { source: this.#source, entry };
@@ -506,7 +525,7 @@ export class Checkpoint {
       storageEntries.add(record.entry);
     }
     for (const name of this.#entries.keys()) {
-      if (name.startsWith("data/") && !storageEntries.has(this.#entries.get(name)!)) {
+      if (this.#isStorageRecord(name) && !storageEntries.has(this.#entries.get(name)!)) {
         return `storage record ${name} is no longer used`;
       }
     }
@@ -599,7 +618,7 @@ export class Checkpoint {
 
   /** Source records copied after the storages, besides the version and serialization id. */
   #trailingRecords(): string[] {
-    const names = [...this.#entries.keys()].filter((name) => !isTorchRecord(name));
+    const names = [...this.#entries.keys()].filter((name) => !this.#isTorchRecord(name));
     const version = VERSION_RECORDS.find((name) => this.#entries.has(name));
     return version === undefined ? names : [version, ...names];
   }
@@ -619,7 +638,7 @@ export class Checkpoint {
       await writer.writeRecord(SERIALIZATION_ID, serializationId(writer));
     }
     for (const [name, entry] of this.#entries) {
-      if (!isTorchRecord(name)) await writer.copyRecord(name, this.#source, entry);
+      if (!this.#isTorchRecord(name)) await writer.copyRecord(name, this.#source, entry);
     }
   }
 
@@ -643,6 +662,23 @@ export class Checkpoint {
     return value;
   }
 
+  /** Records a save writes anew or places itself, rather than copying them as extras. */
+  #isTorchRecord(name: string): boolean {
+    return name === "data.pkl" || this.#isStorageRecord(name) ||
+      LEADING_METADATA.includes(name) || VERSION_RECORDS.includes(name) ||
+      name === SERIALIZATION_ID || name === FILLER;
+  }
+
+  /**
+   * A source storage record: numbered as torch numbers them, or named by the
+   * source data.pkl. Another record under data/ (a tool's README, say) is
+   * kept as it is; a storage no longer referenced is dropped.
+   */
+  #isStorageRecord(name: string): boolean {
+    return name.startsWith("data/") &&
+      (/^\d+$/.test(name.slice(5)) || this.#storageKeys.has(name.slice(5)));
+  }
+
   async #copy(writer: TorchZipWriter, name: string): Promise<void> {
     await writer.copyRecord(name, this.#source, this.#entries.get(name)!);
   }
@@ -654,11 +690,6 @@ export class Checkpoint {
 }
 
 const encoder = new TextEncoder();
-
-function isTorchRecord(name: string): boolean {
-  return name === "data.pkl" || name.startsWith("data/") || LEADING_METADATA.includes(name) ||
-    VERSION_RECORDS.includes(name) || name === SERIALIZATION_ID || name === FILLER;
-}
 
 // torch derives the id from record names and CRCs; any stable 40-digit value
 // of the same form serves, since loaders only compare ids with each other.
