@@ -342,3 +342,26 @@ Deno.test("pickleParts() gives large bytes parts of their own; joined, they are 
   assert.deepEqual(back[0], big);
   assert.deepEqual(back[3], big.subarray(5));
 });
+
+Deno.test("INST and OBJ without arguments re-encode as NEWOBJ, as CPython re-pickles them", () => {
+  const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+  // CPython makes these with cls.__new__(cls), without running __init__;
+  // pickle.dumps(pickle.loads(x), 2) of either gives these bytes.
+  const expected = latin1(
+    "\x80\x02cmymod\nNeedsArg\nq\x00)\x81q\x01}q\x02X\x01\x00\x00\x00xq\x03K\x01sb.",
+  );
+  for (
+    const source of [
+      "(imymod\nNeedsArg\n(dp0\nVx\np1\nI1\nsb.",
+      "(cmymod\nNeedsArg\no(dp0\nVx\np1\nI1\nsb.",
+    ]
+  ) {
+    const value = unpickle(latin1(source)) as PyObject;
+    assert.equal(value.how, "newobj");
+    assert.deepEqual(pickle(value), expected);
+  }
+  // With arguments CPython calls the class, which REDUCE does too.
+  const called = unpickle(latin1("(K\x01imymod\nNeedsArg\n.")) as PyObject;
+  assert.equal(called.how, "reduce");
+  assert.deepEqual([...called.args], [1]);
+});

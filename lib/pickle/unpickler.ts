@@ -674,14 +674,15 @@ class Unpickler {
         case Op.OBJ: {
           const items = this.#popMark();
           if (items.length === 0) this.#fail("OBJ without a class");
-          this.#push(this.#construct(items[0], Tuple.fromArray(items.slice(1)), "reduce"));
+          const args = Tuple.fromArray(items.slice(1));
+          this.#push(this.#construct(items[0], args, instantiation(args)));
           break;
         }
         case Op.INST: {
           const module = this.#line();
           const name = this.#line();
           const args = Tuple.fromArray(this.#popMark());
-          this.#push(this.#construct(this.#global(module, name), args, "reduce"));
+          this.#push(this.#construct(this.#global(module, name), args, instantiation(args)));
           break;
         }
         case Op.BUILD: {
@@ -745,6 +746,15 @@ class Unpickler {
   get protocol(): number {
     return this.#protocol;
   }
+}
+
+/**
+ * How INST and OBJ build an instance: CPython calls the class with
+ * arguments, but makes one without any by `cls.__new__(cls)`, never running
+ * `__init__`; re-pickled, that is NEWOBJ.
+ */
+function instantiation(args: Tuple): Construction {
+  return args.length === 0 ? "newobj" : "reduce";
 }
 
 function typeName(value: unknown): string {
