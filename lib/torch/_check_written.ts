@@ -9,6 +9,7 @@ import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import type { WrittenRecord } from "../zip/torch_zip_writer.ts";
 import { METHOD_STORED } from "../zip/_format.ts";
 import { Storage } from "./storage.ts";
+import { recordsByName } from "./_records.ts";
 import { torchUnpickleOptions } from "./_torch_pickle.ts";
 
 /** A record copied from another archive, which keeps that archive's CRC-32. */
@@ -61,8 +62,7 @@ async function check(source: FileSource, expected: WrittenArchive): Promise<void
   if (prefix !== expected.archiveName) {
     throw new Failed(`archive folder is ${prefix}, not ${expected.archiveName}`);
   }
-  const entries = new Map<string, ZipEntry>();
-  for (const entry of directory.entries) entries.set(entry.name.slice(prefix.length + 1), entry);
+  const entries = recordsByName(directory, prefix);
   if (entries.size !== expected.records.length) {
     throw new Failed(`${entries.size} records, ${expected.records.length} written`);
   }

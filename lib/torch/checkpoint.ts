@@ -22,6 +22,7 @@ import {
   type WrittenRecord,
 } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
+import { isStorageRecord, recordsByName } from "./_records.ts";
 import { reason, replaceAtomically } from "./_atomic_write.ts";
 import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
@@ -169,8 +170,8 @@ export class Checkpoint {
   readonly pickleBytes: Uint8Array;
   readonly #source: RandomAccessSource;
   readonly #entries: Map<string, ZipEntry>;
-  // Storage keys the source data.pkl references: with the numbered ones,
-  // the records under data/ that are storages rather than extra records.
+  // Storage keys the source data.pkl references (see isStorageRecord): a
+  // storage record no longer used is dropped, other records are kept.
   readonly #storageKeys: ReadonlySet<string>;
 
   private constructor(init: {
@@ -215,11 +216,7 @@ export class Checkpoint {
     const { directory, prefix } = await assertTorchZip(source, {
       localHeaders: options.localHeaders ?? localHeadersFor(source),
     });
-    const entries = new Map<string, ZipEntry>();
-    for (const entry of directory.entries) {
-      // Folder entries (from re-zipping a checkpoint) hold nothing to keep.
-      if (!entry.name.endsWith("/")) entries.set(entry.name.slice(prefix.length + 1), entry);
-    }
+    const entries = recordsByName(directory, prefix);
     const pickleBytes = await readEntry(source, entries.get("data.pkl")!);
     const storageKeys = new Set<string>();
     const hooks = torchUnpickleOptions(({ key, storageClass, dtype, location, numel }) => {
@@ -380,7 +377,7 @@ export class Checkpoint {
   /** The source of a record the save copies or keeps; undefined for records written anew. */
   #copiedFrom(name: string, storages: Storage[]): CopiedFrom | undefined {
     // The storages this save writes are numbered; other data/ names are extras.
-    if (/^data\/\d+$/.test(name)) return storages[Number(name.slice(5))]?.record;
+    if (isStorageRecord(name)) return storages[Number(name.slice(5))]?.record;
     if (name === "data.pkl" || name === SERIALIZATION_ID || name === FILLER) return undefined;
     const entry = this.#entries.get(name);
     return entry === undefined ? undefined : { source: this.#source, entry };
@@ -525,7 +522,9 @@ export class Checkpoint {
       storageEntries.add(record.entry);
     }
     for (const name of this.#entries.keys()) {
-      if (this.#isStorageRecord(name) && !storageEntries.has(this.#entries.get(name)!)) {
+      if (
+        isStorageRecord(name, this.#storageKeys) && !storageEntries.has(this.#entries.get(name)!)
+      ) {
         return `storage record ${name} is no longer used`;
       }
     }
@@ -664,19 +663,9 @@ export class Checkpoint {
 
   /** Records a save writes anew or places itself, rather than copying them as extras. */
   #isTorchRecord(name: string): boolean {
-    return name === "data.pkl" || this.#isStorageRecord(name) ||
+    return name === "data.pkl" || isStorageRecord(name, this.#storageKeys) ||
       LEADING_METADATA.includes(name) || VERSION_RECORDS.includes(name) ||
       name === SERIALIZATION_ID || name === FILLER;
-  }
-
-  /**
-   * A source storage record: numbered as torch numbers them, or named by the
-   * source data.pkl. Another record under data/ (a tool's README, say) is
-   * kept as it is; a storage no longer referenced is dropped.
-   */
-  #isStorageRecord(name: string): boolean {
-    return name.startsWith("data/") &&
-      (/^\d+$/.test(name.slice(5)) || this.#storageKeys.has(name.slice(5)));
   }
 
   async #copy(writer: TorchZipWriter, name: string): Promise<void> {
