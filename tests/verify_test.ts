@@ -63,11 +63,15 @@ Deno.test("verifySource() warns about unaligned and unreferenced storages, and r
     method: r.name.endsWith("data.pkl") ? 8 : 0,
   }));
   entries.push({ name: "layout_small/data/7", data: new Uint8Array(4), method: 0 });
+  // Neither a folder entry nor a file that is not a storage is an unreferenced storage.
+  entries.push({ name: "layout_small/data/", data: new Uint8Array(0), method: 0 });
+  entries.push({ name: "layout_small/data/README", data: new Uint8Array(3), method: 0 });
   const zip = await buildZip(entries, { zip64: true });
   const report = await verifySource(new BytesSource(zip.bytes));
   assert.equal(report.ok, true);
   const byCheck = (check: string) => report.problems.filter((p) => p.check === check);
   assert.deepEqual(byCheck("unreferenced").map((p) => p.record), ["layout_small/data/7"]);
+  assert.ok(report.problems.every((p) => !p.record.endsWith("/")));
   assert.ok(byCheck("alignment").length > 0);
   assert.ok(report.problems.every((p) => p.severity === "warning"));
   const { entries: read } = await readCentralDirectory(new BytesSource(zip.bytes));

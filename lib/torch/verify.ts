@@ -27,6 +27,7 @@ import {
 } from "../zip/_format.ts";
 import { Storage } from "./storage.ts";
 import { Tensor } from "./tensor.ts";
+import { isFolderEntry, isStorageRecord } from "./_records.ts";
 import { torchUnpickleOptions } from "./_torch_pickle.ts";
 
 /** Which check found a problem. */
@@ -399,7 +400,10 @@ export async function verifySource(
     if (relative === ".storage_alignment" || relative === "byteorder") continue;
     const data = await verifier.readData(entry, entry.name === pickleName);
     if (entry.name === pickleName) pickleBytes = data;
-    if (relative.startsWith("data/") && entry.dataOffset % alignment !== 0) {
+    if (
+      relative.startsWith("data/") && !isFolderEntry(relative) &&
+      entry.dataOffset % alignment !== 0
+    ) {
       verifier.add(
         entry.name,
         "alignment",
@@ -467,7 +471,7 @@ export async function verifySource(
     tensors = found.length;
     for (const entry of decoded ? sorted : []) {
       const relative = entry.name.slice(prefix.length + 1);
-      if (relative.startsWith("data/") && !referenced.has(entry.name)) {
+      if (isStorageRecord(relative) && !referenced.has(entry.name)) {
         verifier.add(
           entry.name,
           "unreferenced",
