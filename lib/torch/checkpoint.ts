@@ -23,7 +23,7 @@ import {
 } from "../zip/torch_zip_writer.ts";
 import { Storage } from "./storage.ts";
 import { isStorageRecord, recordsByName } from "./_records.ts";
-import { reason, replaceAtomically } from "./_atomic_write.ts";
+import { replaceAtomically, saveError } from "./_atomic_write.ts";
 import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
@@ -308,9 +308,7 @@ export class Checkpoint {
       await this.#resolveRecords(storages);
     } catch (error) {
       if (error instanceof CkptkitError) throw error;
-      throw new CheckpointError(`Cannot save: ${reason(error)}; nothing was written`, {
-        cause: error,
-      });
+      throw saveError(error, false);
     }
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
