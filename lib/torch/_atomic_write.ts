@@ -209,7 +209,6 @@ function interrupted(signal: Deno.Signal): never {
 }
 
 /** One line for a failed save, saying what became of the target. */
-/** A failed save as one line: why, and that the target is untouched. */
 export function saveError(error: unknown, existed: boolean): Error {
   const outcome = existed ? "the original is unchanged" : "nothing was written";
   return new CheckpointError(`Cannot save: ${reason(error)}; ${outcome}`, { cause: error });
