@@ -1,5 +1,5 @@
 // Replacing a file so that no failure, signal or crash loses the original:
-// write a locked temporary file beside it, sync and check it, rename, sync the folder.
+// write a locked temporary file beside it, sync, check, rename, sync the folder.
 import { CheckpointError } from "../errors.ts";
 
 /** A temporary file's name ends with this; see {@linkcode tempPathBeside}. */
@@ -7,16 +7,13 @@ export const TEMP_SUFFIX = ".ckptkit-tmp";
 
 /** What {@linkcode replaceAtomically} runs before the rename. */
 export interface ReplaceOptions {
-  /**
-   * Checks the written temporary file while it is being synced (the check
-   * reads what the sync writes out); throwing keeps the original in place.
-   */
+  /** Checks the synced temporary file; throwing keeps the original in place. */
   check?: (temp: string) => Promise<void>;
 }
 
 /**
  * Runs `write(temp)` for a new, empty temporary file beside `path` (`write`
- * fills it), syncs it while `options.check` runs, renames the result over
+ * fills it), syncs it, runs `options.check`, renames the result over
  * `path` and syncs the folder. On any failure or SIGINT/SIGTERM the temporary file
  * is removed and `path` is untouched; failures are rethrown as one-line
  * {@linkcode CheckpointError}s saying so.
@@ -55,7 +52,10 @@ export async function replaceAtomically<T>(
     await file.lock(true);
     const result = await write(temp);
     if (original !== undefined) await keepAccess(temp, original);
-    await syncAndCheck(file, temp, options.check);
+    // One after the other: checking while the sync ran hid the check's
+    // 50 ms but raised the peak memory of a 2 GB save by up to 25 MiB.
+    await file.sync();
+    await options.check?.(temp);
     await Deno.rename(temp, path);
     await syncFolder(path);
     return result;
@@ -77,21 +77,6 @@ async function keepAccess(temp: string, original: Deno.FileInfo): Promise<void> 
   }
   // After chown, which clears set-id bits.
   await Deno.chmod(temp, original.mode & 0o7777);
-}
-
-/**
- * Syncs `file` and runs `check` on its path at once: the check reads the
- * page cache while the disk catches up, so it costs no time of its own.
- * Both finish before the caller moves on; the sync's failure wins.
- */
-async function syncAndCheck(
-  file: Deno.FsFile,
-  path: string,
-  check: ((temp: string) => Promise<void>) | undefined,
-): Promise<void> {
-  const [synced, checked] = await Promise.allSettled([file.sync(), check?.(path)]);
-  if (synced.status === "rejected") throw synced.reason;
-  if (checked.status === "rejected") throw checked.reason;
 }
 
 /** A hidden, unique name beside `path`: `.{name}.{random}.ckptkit-tmp`. */
