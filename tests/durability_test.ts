@@ -1,9 +1,11 @@
 // The order of the system calls that make a save survive a crash, seen by
 // strace: the temporary file is synced before it is renamed over the target
-// (with both strategies), and the folder is synced after the rename.
+// (with both strategies), and the folder is synced after the rename. Also
+// the writeback hints that let the disk work while a stream save copies.
 // Skipped without strace unless REQUIRE_STRACE=1 (as in CI).
 import assert from "node:assert/strict";
 import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
+import { WRITEBACK_WINDOW } from "../lib/torch/_writeback.ts";
 
 const requireStrace = Deno.env.get("REQUIRE_STRACE") === "1";
 const hasStrace = Deno.build.os === "linux" &&
@@ -46,12 +48,15 @@ function parseTrace(log: string): Call[] {
   return calls;
 }
 
-async function tracedSave(strategy: string): Promise<{ calls: Call[]; target: string }> {
+async function tracedSave(
+  strategy: string,
+  { tensorBytes = 1 << 16, permissions = ["-A"] } = {},
+): Promise<{ calls: Call[]; target: string }> {
   const dir = await Deno.makeTempDir({ prefix: "ckptkit-durable-" });
   try {
     const source = `${dir}/in.ckpt`;
     const target = `${dir}/out.ckpt`;
-    await writeZeroCheckpoint(source, { tensors: 3, tensorBytes: 1 << 16 });
+    await writeZeroCheckpoint(source, { tensors: 3, tensorBytes });
     const script = `${dir}/save.ts`;
     const checkpoint = new URL("../lib/torch/checkpoint.ts", import.meta.url).href;
     await Deno.writeTextFile(
@@ -69,10 +74,10 @@ async function tracedSave(strategy: string): Promise<{ calls: Call[]; target: st
         "-o",
         log,
         "-e",
-        "trace=fsync,fdatasync,rename,renameat,renameat2",
+        "trace=fsync,fdatasync,rename,renameat,renameat2,sync_file_range",
         Deno.execPath(),
         "run",
-        "-A",
+        ...permissions,
         "--quiet",
         script,
         source,
@@ -110,3 +115,35 @@ for (const strategy of ["stream", "clone"]) {
     },
   });
 }
+
+Deno.test({
+  name: "a stream save starts the writeback of each window before the final sync",
+  ignore: !hasStrace && !requireStrace,
+  fn: async () => {
+    const { calls, target } = await tracedSave("stream", { tensorBytes: WRITEBACK_WINDOW });
+    const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
+    const temp = calls[rename].paths[0];
+    const hints = calls.filter((c) => c.name === "sync_file_range" && c.paths[0] === temp);
+    // Three storages of a window each, plus data.pkl and headers.
+    assert.ok(hints.length >= 3, `${hints.length} writeback hints: ${JSON.stringify(calls)}`);
+    const lastHint = calls.lastIndexOf(hints.at(-1)!);
+    const sync = calls.findIndex((c) => c.name === "fsync" && c.paths[0] === temp);
+    assert.ok(lastHint < sync && sync < rename, "hints, then the sync, then the rename");
+  },
+});
+
+Deno.test({
+  name: "a save without --allow-ffi gives no writeback hints and still syncs",
+  ignore: !hasStrace && !requireStrace,
+  fn: async () => {
+    const { calls, target } = await tracedSave("stream", {
+      tensorBytes: WRITEBACK_WINDOW,
+      permissions: ["--allow-read", "--allow-write"],
+    });
+    assert.deepEqual(calls.filter((c) => c.name === "sync_file_range"), []);
+    const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
+    assert.ok(rename >= 0, `no rename onto ${target}`);
+    const temp = calls[rename].paths[0];
+    assert.ok(calls.slice(0, rename).some((c) => c.name === "fsync" && c.paths[0] === temp));
+  },
+});

@@ -2,30 +2,41 @@
 // filesystem shares extents), for the clone strategy.
 import { folderOf } from "./_atomic_write.ts";
 import type { ProgressCounter } from "./_save_progress.ts";
+import { Writeback } from "./_writeback.ts";
+
+// How often a running copy reports progress and starts writeback.
+const TICK_MS = 50;
 
 // Filesystems where copy_file_range shares extents instead of copying bytes.
 const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]);
 
-/** `Deno.copyFile`, reporting the growing size of the copy while the kernel works. */
+/**
+ * `Deno.copyFile`, reporting the growing size of the copy while the kernel
+ * works and starting the writeback of what it has copied (see Writeback).
+ */
 export async function copyWithProgress(
   from: string,
   to: string,
   size: number,
   progress: ProgressCounter,
 ): Promise<void> {
-  if (!progress.active) return await Deno.copyFile(from, to);
+  const writeback = Writeback.open(to);
+  if (!progress.active && writeback === undefined) return await Deno.copyFile(from, to);
   let copying = true;
   const timer = setInterval(() => {
+    writeback?.start();
+    if (!progress.active) return;
     Deno.stat(to).then(
       (info) => copying && progress.reach(Math.min(info.size, size)),
       () => {},
     );
-  }, 100);
+  }, TICK_MS);
   try {
     await Deno.copyFile(from, to);
   } finally {
     copying = false;
     clearInterval(timer);
+    writeback?.close();
   }
   progress.reach(size);
 }

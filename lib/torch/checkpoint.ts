@@ -26,6 +26,7 @@ import { isStorageRecord, recordsByName } from "./_records.ts";
 import { replaceAtomically, saveError } from "./_atomic_write.ts";
 import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
+import { Writeback } from "./_writeback.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
 import { torchPickle, torchUnpickleOptions } from "./_torch_pickle.ts";
 
@@ -400,11 +401,15 @@ export class Checkpoint {
       this.#recordBytes(this.#trailingRecords());
     // The temporary file exists, empty and locked by replaceAtomically.
     const file = await Deno.open(temp, { write: true });
+    const writeback = Writeback.open(temp);
     try {
       const writer = await TorchZipWriter.create(file, {
         archiveName,
         alignment,
-        onWrite: (bytes) => progress.add(bytes),
+        onWrite: (bytes) => {
+          progress.add(bytes);
+          writeback?.wrote(bytes);
+        },
       });
       await writer.writeRecord("data.pkl", pickle.parts);
       for (const name of head.slice(1)) await this.#copy(writer, name);
@@ -426,6 +431,7 @@ export class Checkpoint {
         strategy: "stream",
       };
     } finally {
+      writeback?.close();
       file.close();
     }
   }
