@@ -32,7 +32,7 @@ function tensor(shape: number[]): Tensor {
 
 /**
  * A Lightning-shaped checkpoint with `keys` parameters in its state_dict and
- * Adam state (`exp_avg`, `exp_avg_sq`) for each: 3 tensors per key.
+ * Adam state (`step`, `exp_avg`, `exp_avg_sq`) for each: 4 tensors per key.
  */
 export function smallObjectsCheckpoint(keys: number): PyDict {
   const stateDict = new PyObject(ORDERED_DICT, Tuple.of());

@@ -1,0 +1,26 @@
+// Times ckptkit's codec on one pickle in a fresh isolate, for bench/codec.ts.
+//
+// Usage: deno run -A bench/_codec_child.ts FILE RUNS
+// Prints {"decode": [seconds...], "encode": [seconds...]}: one warm-up of
+// each, then RUNS timed runs. Encoding writes the parts a save writes.
+import { torchPickleParts, torchUnpickle } from "./_pickles.ts";
+
+const [file, runsText] = Deno.args;
+const data = await Deno.readFile(file);
+const runs = Number(runsText);
+
+function time(body: () => unknown): number[] {
+  body();
+  const seconds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    body();
+    seconds.push((performance.now() - start) / 1000);
+  }
+  return seconds;
+}
+
+let value: unknown;
+const decode = time(() => value = torchUnpickle(data));
+const encode = time(() => torchPickleParts(value));
+console.log(JSON.stringify({ decode, encode }));
