@@ -69,7 +69,9 @@ class Graphs {
       case 6:
         return r.pick(TEXTS) + (r.next() < 0.3 ? String(r.below(5)) : "");
       case 7:
-        return new PyStr(r.pick(["\ud83d\ude00", "a\udc80", "\ud800"]));
+        return r.next() < 0.25
+          ? PyStr.fromCodePoints([0xd83d, 0xde00, 0x1f600]) // paired surrogates and an astral
+          : new PyStr(r.pick(["\ud83d\ude00", "a\udc80", "\ud800"]));
       case 8:
         return this.#bytes();
       default:

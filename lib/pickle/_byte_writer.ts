@@ -1,6 +1,7 @@
 // A growable byte buffer for the pickler.
 import { countHighBytes, writeLatin1AsUtf8 } from "./_latin1.ts";
-import { encodeUnitsInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
+import type { PyStr } from "./py_str.ts";
+import { encodePyStrInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
 
 // Writes from this size on get a segment of their own instead of growing
 // the buffer: doubling would copy (and fault in) every earlier byte again.
@@ -82,12 +83,13 @@ export class ByteWriter {
     this.#length = at + encodeUtf8Into(text, this.#buffer, at);
   }
 
-  /** Writes a 4-byte little-endian length and then the UTF-8 of `text` (of each unit with `units`). */
-  lengthPrefixedUtf8(text: string, units = false): void {
-    const at = this.#reserve(4 + maxUtf8Length(text));
-    const written = units
-      ? encodeUnitsInto(text, this.#buffer, at + 4)
-      : encodeUtf8Into(text, this.#buffer, at + 4);
+  /** Writes a 4-byte little-endian length and then the UTF-8 of `text` (surrogatepass). */
+  lengthPrefixedUtf8(text: string | PyStr): void {
+    const units = typeof text === "string" ? text : text.units;
+    const at = this.#reserve(4 + maxUtf8Length(units));
+    const written = typeof text === "string"
+      ? encodeUtf8Into(text, this.#buffer, at + 4)
+      : encodePyStrInto(text, this.#buffer, at + 4);
     this.#view.setUint32(at, written, true);
     this.#length = at + 4 + written;
   }

@@ -117,7 +117,7 @@ function compositeText(key: unknown, depth: number): string {
     throw new CkptkitError(`Cannot use key: nested deeper than ${MAX_KEY_DEPTH} levels`);
   }
   if (typeof key === "string") return `s${JSON.stringify(key)}`;
-  if (key instanceof PyStr) return `u${JSON.stringify(key.units)}`;
+  if (key instanceof PyStr) return `u${key.codePoints().join(",")}`;
   if (key instanceof Uint8Array) {
     let hex = "";
     for (const byte of key) hex += byte.toString(16).padStart(2, "0");

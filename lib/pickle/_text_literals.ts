@@ -1,5 +1,6 @@
 // The text forms of protocol 0 arguments: quoted Python 2 byte strings and
 // raw-unicode-escape lines.
+import { type PyStr, strOfCodePoints } from "./py_str.ts";
 
 const SIMPLE_ESCAPES: Record<string, number> = {
   "\\": 0x5c,
@@ -48,10 +49,42 @@ export function decodeStringLiteral(text: string): Uint8Array | undefined {
   return Uint8Array.from(out);
 }
 
-/** Python's raw-unicode-escape: Latin-1 text with `\uXXXX` and `\UXXXXXXXX` escapes. */
-export function decodeRawUnicodeEscape(text: string): string {
-  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, short, long) => {
-    const code = parseInt(short ?? long, 16);
-    return code > 0x10ffff ? _ : String.fromCodePoint(code);
-  });
+/**
+ * Python's raw-unicode-escape decoding of a Latin-1 line: `\uXXXX` and
+ * `\UXXXXXXXX` escapes, recognized only after an odd number of backslashes,
+ * as CPython does. A {@linkcode PyStr} when escaped surrogates would pair
+ * up in a JS string; `undefined` for a truncated or out-of-range escape,
+ * which CPython refuses.
+ */
+export function decodeRawUnicodeEscape(text: string): string | PyStr | undefined {
+  if (!text.includes("\\")) return text;
+  const points: number[] = [];
+  for (let i = 0; i < text.length;) {
+    const char = text.charCodeAt(i);
+    if (char !== BACKSLASH) {
+      points.push(char);
+      i++;
+      continue;
+    }
+    let run = 0;
+    while (text.charCodeAt(i) === BACKSLASH) {
+      points.push(BACKSLASH);
+      run++;
+      i++;
+    }
+    const marker = text[i];
+    if (run % 2 === 0 || (marker !== "u" && marker !== "U")) continue;
+    points.pop();
+    const digits = text.slice(i + 1, i + (marker === "u" ? 5 : 9));
+    if (digits.length !== (marker === "u" ? 4 : 8) || !/^[0-9a-fA-F]+$/.test(digits)) {
+      return undefined;
+    }
+    const code = parseInt(digits, 16);
+    if (code > 0x10ffff) return undefined;
+    points.push(code);
+    i += 1 + digits.length;
+  }
+  return strOfCodePoints(points);
 }
+
+const BACKSLASH = 0x5c;

@@ -1,6 +1,6 @@
 // UTF-8 with Python's "surrogatepass" error handler, which pickle uses for
 // str: lone surrogates are encoded as 3-byte sequences instead of failing.
-import { PyStr } from "./py_str.ts";
+import { type PyStr, strOfCodePoints } from "./py_str.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -57,8 +57,7 @@ function decodeSurrogatepass(
   start: number,
   end: number,
 ): string | PyStr | undefined {
-  const units: number[] = [];
-  let paired = false;
+  const points: number[] = [];
   let i = start;
   while (i < end) {
     const b0 = bytes[i];
@@ -89,23 +88,10 @@ function decodeSurrogatepass(
     if ((need === 2 && code < 0x800) || (need === 3 && (code < 0x10000 || code > 0x10ffff))) {
       return undefined;
     }
-    if (code >= 0xdc00 && code < 0xe000 && need === 2) {
-      const previous = units[units.length - 1];
-      if (previous >= 0xd800 && previous < 0xdc00) paired = true;
-    }
-    if (code >= 0x10000) {
-      code -= 0x10000;
-      units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
-    } else {
-      units.push(code);
-    }
+    points.push(code);
     i += need + 1;
   }
-  let text = "";
-  for (let k = 0; k < units.length; k += 8192) {
-    text += String.fromCharCode(...units.slice(k, k + 8192));
-  }
-  return paired ? new PyStr(text) : text;
+  return strOfCodePoints(points);
 }
 
 /** Upper bound of the encoded size of `text`. */
@@ -134,37 +120,45 @@ export function encodeUtf8Into(text: string, target: Uint8Array, offset: number)
   return encodeSlow(text, target, offset);
 }
 
-/** Encodes every UTF-16 unit of `units` on its own, surrogates included. */
-export function encodeUnitsInto(units: string, target: Uint8Array, offset: number): number {
-  return encodeSlow(units, target, offset, false);
+/** Encodes the code points of `text`, surrogates included, as UTF-8 with surrogatepass. */
+export function encodePyStrInto(text: PyStr, target: Uint8Array, offset: number): number {
+  let pos = offset;
+  for (const code of text.codePoints()) pos = encodePoint(code, target, pos);
+  return pos - offset;
 }
 
-function encodeSlow(text: string, target: Uint8Array, offset: number, pair = true): number {
+function encodeSlow(text: string, target: Uint8Array, offset: number): number {
   let pos = offset;
   for (let i = 0; i < text.length; i++) {
     let code = text.charCodeAt(i);
-    if (pair && code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+    if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
       const low = text.charCodeAt(i + 1);
       if (low >= 0xdc00 && low < 0xe000) {
         code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
         i++;
       }
     }
-    if (code < 0x80) {
-      target[pos++] = code;
-    } else if (code < 0x800) {
-      target[pos++] = 0xc0 | (code >> 6);
-      target[pos++] = 0x80 | (code & 0x3f);
-    } else if (code < 0x10000) {
-      target[pos++] = 0xe0 | (code >> 12);
-      target[pos++] = 0x80 | ((code >> 6) & 0x3f);
-      target[pos++] = 0x80 | (code & 0x3f);
-    } else {
-      target[pos++] = 0xf0 | (code >> 18);
-      target[pos++] = 0x80 | ((code >> 12) & 0x3f);
-      target[pos++] = 0x80 | ((code >> 6) & 0x3f);
-      target[pos++] = 0x80 | (code & 0x3f);
-    }
+    pos = encodePoint(code, target, pos);
   }
   return pos - offset;
+}
+
+/** Writes one code point (a lone surrogate too) at `pos`; returns the position after it. */
+function encodePoint(code: number, target: Uint8Array, pos: number): number {
+  if (code < 0x80) {
+    target[pos++] = code;
+  } else if (code < 0x800) {
+    target[pos++] = 0xc0 | (code >> 6);
+    target[pos++] = 0x80 | (code & 0x3f);
+  } else if (code < 0x10000) {
+    target[pos++] = 0xe0 | (code >> 12);
+    target[pos++] = 0x80 | ((code >> 6) & 0x3f);
+    target[pos++] = 0x80 | (code & 0x3f);
+  } else {
+    target[pos++] = 0xf0 | (code >> 18);
+    target[pos++] = 0x80 | ((code >> 12) & 0x3f);
+    target[pos++] = 0x80 | ((code >> 6) & 0x3f);
+    target[pos++] = 0x80 | (code & 0x3f);
+  }
+  return pos;
 }

@@ -75,7 +75,16 @@ const text = (length: (r: Reader) => number): ArgReader => (r) => {
   const at = r.take(n);
   const decoded = decodeUtf8(r.data, at, at + n);
   if (decoded === undefined) return bytesRepr(r.data.subarray(at, at + n));
-  return typeof decoded === "string" ? strRepr(decoded) : strRepr(decoded.units, true);
+  return strRepr(decoded);
+};
+
+// A line that is not valid raw-unicode-escape shows as the bytes it holds.
+const unicodeLine: ArgReader = (r) => {
+  const line = r.line();
+  const decoded = decodeRawUnicodeEscape(line);
+  return decoded === undefined
+    ? bytesRepr(Uint8Array.from(line, (c) => c.charCodeAt(0)))
+    : strRepr(decoded);
 };
 const bytes = (length: (r: Reader) => number): ArgReader => (r) => {
   const n = length(r);
@@ -124,7 +133,7 @@ const ARGS: ReadonlyMap<number, ArgReader> = new Map<number, ArgReader>([
   [Op.PUT, (r) => r.line()],
   [Op.PERSID, (r) => strRepr(r.line())],
   [Op.STRING, (r) => r.line()],
-  [Op.UNICODE, (r) => strRepr(decodeRawUnicodeEscape(r.line()))],
+  [Op.UNICODE, unicodeLine],
   [Op.GLOBAL, (r) => strRepr(`${r.line()} ${r.line()}`)],
   [Op.INST, (r) => strRepr(`${r.line()} ${r.line()}`)],
   [Op.LONG1, long(len1)],

@@ -282,7 +282,7 @@ class Pickler {
       if (index !== undefined) this.#get(index);
       else {
         this.#out.byte(Op.BINUNICODE);
-        this.#out.lengthPrefixedUtf8(value.units, true);
+        this.#out.lengthPrefixedUtf8(value);
         this.#objects.set(value, this.#put());
       }
       return false;

@@ -6,18 +6,73 @@
  * @module
  */
 
-/** A Python str kept as UTF-16 code units, each surrogate its own code point. */
+/** A Python str kept as its code points, surrogates each their own. */
 export class PyStr {
-  /** The code units; adjacent surrogates here are separate Python code points. */
+  /**
+   * The UTF-16 code units of the code points, for display: an astral code
+   * point is two units, a surrogate code point one.
+   */
   readonly units: string;
+  // Set only when some code point is astral: then two units may be one code point.
+  #points: readonly number[] | undefined;
 
-  /** Wraps `units`. */
+  /** Wraps `units`, each UTF-16 unit one code point (surrogates included). */
   constructor(units: string) {
     this.units = units;
+  }
+
+  /**
+   * A str of `points`: surrogates stay single code points, astral ones whole.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PyStr } from "./py_str.ts";
+   * const text = PyStr.fromCodePoints([0xd83d, 0xde00, 0x1f600]);
+   * assert.equal(text.units.length, 4);
+   * assert.deepEqual(text.codePoints(), [0xd83d, 0xde00, 0x1f600]);
+   * ```
+   */
+  static fromCodePoints(points: readonly number[]): PyStr {
+    const text = new PyStr(joinCodePoints(points));
+    if (points.some((point) => point > 0xffff)) text.#points = [...points];
+    return text;
+  }
+
+  /** The code points, in order; the first `limit` of them when given. */
+  codePoints(limit = Infinity): number[] {
+    if (this.#points !== undefined) return this.#points.slice(0, limit);
+    const points = new Array<number>(Math.min(limit, this.units.length));
+    for (let i = 0; i < points.length; i++) points[i] = this.units.charCodeAt(i);
+    return points;
   }
 
   /** The JS string of the same code units. */
   toString(): string {
     return this.units;
   }
+}
+
+/**
+ * The Python str of `points`: a JS string when it holds them faithfully,
+ * a {@linkcode PyStr} when surrogate code points would pair up in one.
+ */
+export function strOfCodePoints(points: readonly number[]): string | PyStr {
+  for (let i = 1; i < points.length; i++) {
+    const low = points[i];
+    if (low >= 0xdc00 && low < 0xe000) {
+      const high = points[i - 1];
+      if (high >= 0xd800 && high < 0xdc00) return PyStr.fromCodePoints(points);
+    }
+  }
+  return joinCodePoints(points);
+}
+
+function joinCodePoints(points: readonly number[]): string {
+  let text = "";
+  // In slices: a spread of millions of arguments overflows the stack.
+  for (let i = 0; i < points.length; i += 8192) {
+    text += String.fromCodePoint(...points.slice(i, i + 8192));
+  }
+  return text;
 }

@@ -12,12 +12,16 @@ const UNPRINTABLE = /[\p{C}\p{Z}]/u;
 
 /**
  * Python's `repr` of a str: quotes chosen and characters escaped as CPython
- * does. With `units`, each UTF-16 unit is one code point (see `PyStr`).
+ * does.
  */
-export function strRepr(text: string, units = false): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+export function strRepr(text: string | PyStr): string {
+  const units = typeof text === "string" ? text : text.units;
+  const quote = units.includes("'") && !units.includes('"') ? '"' : "'";
   let out = quote;
-  for (const char of units ? text.split("") : text) {
+  const chars = typeof text === "string"
+    ? text
+    : text.codePoints().map((point) => String.fromCodePoint(point));
+  for (const char of chars) {
     const code = char.codePointAt(0)!;
     if (char === quote || char === "\\") out += `\\${char}`;
     else if (char === "\n") out += "\\n";
@@ -72,7 +76,7 @@ export function scalarRepr(value: unknown): string | undefined {
   if (value === null) return "None";
   if (value instanceof PyFloat) return floatRepr(value.value);
   if (value instanceof Uint8Array) return bytesRepr(value);
-  if (value instanceof PyStr) return strRepr(value.units, true);
+  if (value instanceof PyStr) return strRepr(value);
   return undefined;
 }
 

@@ -396,7 +396,7 @@ class Scanner {
     const data = this.#data;
     switch (token.code) {
       case Op.UNICODE:
-        return decodeRawUnicodeEscape(latin1(data, token.start, token.end));
+        return asString(decodeRawUnicodeEscape(latin1(data, token.start, token.end)));
       case Op.STRING: {
         const bytes = decodeStringLiteral(latin1(data, token.start, token.end));
         return bytes === undefined ? undefined : asString(decodeUtf8(bytes, 0, bytes.length));

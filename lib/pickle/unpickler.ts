@@ -520,9 +520,12 @@ class Unpickler {
           if (length < LARGE_TEXT || !this.#latin1Reduce(length)) this.#push(this.#utf8(length));
           break;
         }
-        case Op.UNICODE:
-          this.#push(decodeRawUnicodeEscape(this.#latin1Line()));
+        case Op.UNICODE: {
+          const text = decodeRawUnicodeEscape(this.#latin1Line());
+          if (text === undefined) this.#fail("truncated or out-of-range \\u escape");
+          this.#push(text);
           break;
+        }
         case Op.STRING: {
           const bytes = decodeStringLiteral(this.#latin1Line());
           if (bytes === undefined) this.#fail("invalid quoted string");

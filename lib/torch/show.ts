@@ -84,7 +84,7 @@ function scalar(value: unknown): string | undefined {
   if (typeof value === "string" && value.length > MAX_SCALAR) {
     text = strRepr(value.slice(0, MAX_SCALAR));
   } else if (value instanceof PyStr && value.units.length > MAX_SCALAR) {
-    text = strRepr(value.units.slice(0, MAX_SCALAR), true);
+    text = strRepr(PyStr.fromCodePoints(value.codePoints(MAX_SCALAR)));
   } else if (value instanceof Uint8Array && value.length > MAX_SCALAR) {
     text = bytesRepr(value.subarray(0, MAX_SCALAR));
   } else if (typeof value === "bigint" && isHugeInt(value)) {
