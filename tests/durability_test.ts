@@ -17,6 +17,8 @@ interface Call {
   name: string;
   /** The paths of its file descriptor or path arguments. */
   paths: string[];
+  /** Its arguments as strace printed them. */
+  args: string;
 }
 
 // With -y, strace prints a descriptor as `26</path>`; with -f, calls that
@@ -41,6 +43,7 @@ function parseTrace(log: string): Call[] {
     const call = {
       name: start[1],
       paths: [...start[2].matchAll(/<([^<>]+)>|"([^"]+)"/g)].map((m) => m[1] ?? m[2]),
+      args: start[2],
     };
     if (rest.endsWith("<unfinished ...>")) pending.set(pid, call);
     else if (/= 0$/.test(rest)) calls.push(call);
@@ -48,12 +51,23 @@ function parseTrace(log: string): Call[] {
   return calls;
 }
 
+interface TracedSave {
+  calls: Call[];
+  /** The target's real path. */
+  target: string;
+  /** The whole trace, and the folder the save ran in (removed since). */
+  log: string;
+  dir: string;
+}
+
 async function tracedSave(
   strategy: string,
-  { tensorBytes = 1 << 16, permissions = ["-A"] } = {},
-): Promise<{ calls: Call[]; target: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "ckptkit-durable-" });
+  { tensorBytes = 1 << 16, permissions = ["-A"], alsoTrace = [] as string[], plant = false } = {},
+): Promise<TracedSave> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "ckptkit-durable-" }));
   try {
+    // A library an untrusted model folder might ship under glibc's name.
+    if (plant) await Deno.writeTextFile(`${dir}/libc.so.6`, "not a library");
     const source = `${dir}/in.ckpt`;
     const target = `${dir}/out.ckpt`;
     await writeZeroCheckpoint(source, { tensors: 3, tensorBytes });
@@ -74,7 +88,15 @@ async function tracedSave(
         "-o",
         log,
         "-e",
-        "trace=fsync,fdatasync,rename,renameat,renameat2,sync_file_range",
+        `trace=${[
+          "fsync",
+          "fdatasync",
+          "rename",
+          "renameat",
+          "renameat2",
+          "sync_file_range",
+          ...alsoTrace,
+        ]}`,
         Deno.execPath(),
         "run",
         ...permissions,
@@ -84,10 +106,12 @@ async function tracedSave(
         target,
         strategy,
       ],
+      cwd: dir,
       stdout: "null",
     }).output();
     assert.ok(success, new TextDecoder().decode(stderr));
-    return { calls: parseTrace(await Deno.readTextFile(log)), target: await Deno.realPath(target) };
+    const text = await Deno.readTextFile(log);
+    return { calls: parseTrace(text), target: await Deno.realPath(target), log: text, dir };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -106,7 +130,8 @@ for (const strategy of ["stream", "clone"]) {
       assert.ok(rename >= 0, `no rename onto ${target}: ${JSON.stringify(calls)}`);
       const temp = calls[rename].paths[0];
       assert.match(temp, /\.ckptkit-tmp$/);
-      const syncs = (path: string) => (c: Call) => /sync/.test(c.name) && c.paths[0] === path;
+      const syncs = (path: string) => (c: Call) =>
+        /^f(data)?sync$/.test(c.name) && c.paths[0] === path;
       assert.ok(
         calls.slice(0, rename).some(syncs(temp)),
         "the file is not synced before the rename",
@@ -116,16 +141,23 @@ for (const strategy of ["stream", "clone"]) {
   });
 }
 
+/** The index of the rename onto `target` and the temporary file it renamed. */
+function renameOnto(calls: Call[], target: string): { rename: number; temp: string } {
+  const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
+  assert.ok(rename >= 0, `no rename onto ${target}: ${JSON.stringify(calls)}`);
+  return { rename, temp: calls[rename].paths[0] };
+}
+
 Deno.test({
   name: "a stream save starts the writeback of each window before the final sync",
   ignore: !hasStrace && !requireStrace,
   fn: async () => {
     const { calls, target } = await tracedSave("stream", { tensorBytes: WRITEBACK_WINDOW });
-    const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
-    const temp = calls[rename].paths[0];
+    const { rename, temp } = renameOnto(calls, target);
     const hints = calls.filter((c) => c.name === "sync_file_range" && c.paths[0] === temp);
     // Three storages of a window each, plus data.pkl and headers.
     assert.ok(hints.length >= 3, `${hints.length} writeback hints: ${JSON.stringify(calls)}`);
+    for (const hint of hints) assert.match(hint.args, /, 0, 0, SYNC_FILE_RANGE_WRITE\)/);
     const lastHint = calls.lastIndexOf(hints.at(-1)!);
     const sync = calls.findIndex((c) => c.name === "fsync" && c.paths[0] === temp);
     assert.ok(lastHint < sync && sync < rename, "hints, then the sync, then the rename");
@@ -141,9 +173,26 @@ Deno.test({
       permissions: ["--allow-read", "--allow-write"],
     });
     assert.deepEqual(calls.filter((c) => c.name === "sync_file_range"), []);
-    const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
-    assert.ok(rename >= 0, `no rename onto ${target}`);
-    const temp = calls[rename].paths[0];
+    const { rename, temp } = renameOnto(calls, target);
     assert.ok(calls.slice(0, rename).some((c) => c.name === "fsync" && c.paths[0] === temp));
   },
 });
+
+for (const permissions of [["-A"], ["-A", "--deny-ffi=/nonexistent"]]) {
+  Deno.test({
+    name: `a save (${permissions.join(" ")}) never loads a libc.so.6 from the working folder`,
+    ignore: !hasStrace && !requireStrace,
+    fn: async () => {
+      const { calls, target, log, dir } = await tracedSave("stream", {
+        tensorBytes: WRITEBACK_WINDOW,
+        permissions,
+        alsoTrace: ["open", "openat", "openat2"],
+        plant: true,
+      });
+      assert.ok(!log.includes(`${dir}/libc.so.6`), "the planted libc.so.6 was opened");
+      // The system's glibc gives the hints instead.
+      const { temp } = renameOnto(calls, target);
+      assert.ok(calls.some((c) => c.name === "sync_file_range" && c.paths[0] === temp));
+    },
+  });
+}

@@ -4,7 +4,8 @@ import { folderOf } from "./_atomic_write.ts";
 import type { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
 
-// How often a running copy reports progress and starts writeback.
+// Progress and writeback during a copy: at 2 GB/s the disk trails the copy
+// by about 100 MB, and 20 calls a second cost nothing measurable.
 const TICK_MS = 50;
 
 // Filesystems where copy_file_range shares extents instead of copying bytes.

@@ -26,20 +26,62 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-// Loaded once; `null` when unavailable.
+// Probed once per process: a failed probe would fail again.
 let libc: Libc | null | undefined;
 
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (Deno.build.os !== "linux") return libc;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    // No glibc (or no FFI in this runtime): saves still sync at the end.
+  // Absolute paths only: Deno resolves a bare "libc.so.6" against the working
+  // folder when an FFI deny list is given, and that folder may be an
+  // untrusted model's.
+  for (const path of glibcPaths()) {
+    try {
+      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
+      libc = Deno.dlopen(path, SYMBOLS).symbols;
+      break;
+    } catch {
+      // Not there, or no FFI in this runtime: saves still sync at the end.
+    }
   }
   return libc;
+}
+
+/** Where glibc is: the one mapped into this process, then the usual system places. */
+function glibcPaths(): string[] {
+  const multiarch = `${Deno.build.arch}-linux-gnu`;
+  const paths = [
+    `/lib/${multiarch}`,
+    `/usr/lib/${multiarch}`,
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+  ]
+    .map((folder) => `${folder}/libc.so.6`);
+  const mapped = mappedGlibc();
+  return mapped === undefined ? paths : [mapped, ...paths];
+}
+
+/** The glibc file in /proc/self/maps, which Deno lets only -A read. */
+function mappedGlibc(): string | undefined {
+  const maps = "/proc/self/maps";
+  // Queried first: a read without the right would prompt on a terminal.
+  if (Deno.permissions.querySync({ name: "read", path: maps }).state !== "granted") {
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(maps);
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    const path = line.slice(Math.max(line.indexOf("/"), 0));
+    if (/^\/.*\/libc(?:\.so\.6|-[0-9.]+\.so)$/.test(path)) return path;
+  }
+  return undefined;
 }
 
 /** Starts the disk writes of a file's dirty pages every {@linkcode WRITEBACK_WINDOW} bytes. */
