@@ -8,14 +8,14 @@
  * It writes two checkpoints of the same structure into a temporary folder:
  * one of `--size` (default 200M) and one of 20 MB, with `--params` (default
  * 506) parameters plus Adam state, 4 tensors each. torch.save writes them
- * when /usr/bin/python3 has torch, else ckptkit's own writer. Each operation
- * runs `--runs` times (default 3) in a child process after a `sync`; the
- * table gives the median wall time, MB/s of the input size, the highest
- * peak RSS of the child, and the time relative to `cp`. ckptkit rows rename
- * every state_dict key and save with fsync, so they are compared with
- * `cp + fsync` too; where GNU cp clones (btrfs, XFS), `cp --reflink=never`
- * shows what a byte copy costs. Use `--dir` to run on another filesystem.
- * The temporary folder is removed at the end.
+ * when /usr/bin/python3 (or `CKPTKIT_PYTHON`) has torch, else ckptkit's own
+ * writer. Each operation runs `--runs` times (default 3) in a child process
+ * after a `sync`; the table gives the median wall time, MB/s of the input
+ * size, the highest peak RSS of the child, and the time relative to `cp`.
+ * ckptkit rows rename every state_dict key and save with fsync, so they are
+ * compared with `cp + fsync` too; where GNU cp clones (btrfs, XFS),
+ * `cp --reflink=never` shows what a byte copy costs. Use `--dir` to run on
+ * another filesystem. The temporary folder is removed at the end.
  *
  * @module
  */
@@ -23,9 +23,9 @@
 import { parseArgs } from "node:util";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { generateCheckpoint } from "./_generate.ts";
+import { median, PYTHON, runFailed, succeeds } from "./_runs.ts";
 
 const SMALL_BYTES = 20e6;
-const PYTHON = "/usr/bin/python3";
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
 
@@ -43,19 +43,13 @@ interface Row {
 
 function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)i?[bB]?$/.exec(text.trim());
-  if (match === null) throw new Error(`--size: cannot read '${text}' (e.g. 200M, 2G)`);
+  if (match === null) {
+    throw new Error(
+      `Cannot run bench: --size ${JSON.stringify(text)} is not a size (e.g. 200M, 2G)`,
+    );
+  }
   const scale = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 }[match[2].toLowerCase()]!;
   return Math.round(Number(match[1]) * scale);
-}
-
-async function succeeds(command: string, args: string[]): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(command, { args, stdout: "null", stderr: "null" })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -72,7 +66,7 @@ async function settle(dropCaches: boolean): Promise<void> {
   await succeeds("sync", []);
   if (dropCaches) {
     await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3\n").catch(() => {
-      throw new Error("--drop-caches needs write access to /proc/sys/vm/drop_caches");
+      throw new Error("Cannot drop caches: /proc/sys/vm/drop_caches is not writable");
     });
   }
 }
@@ -106,18 +100,12 @@ async function measure(argv: string[], useTime: boolean, dir: string): Promise<S
   const { success, stderr } = await output;
   const seconds = (performance.now() - start) / 1000;
   if (!success) {
-    throw new Error(`${argv.join(" ")} failed:\n${new TextDecoder().decode(stderr)}`);
+    throw runFailed(argv, stderr);
   }
   const rssBytes = useTime
     ? Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop()) * 1024
     : await polled;
   return { seconds, rssBytes };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function formatSize(bytes: number): string {
@@ -170,7 +158,9 @@ async function main(): Promise<void> {
   const dropCaches = values["drop-caches"]!;
   const hasTorch = await succeeds(PYTHON, ["-c", "import torch"]);
   const generator = values.generator ?? (hasTorch ? "torch" : "ckptkit");
-  if (generator === "torch" && !hasTorch) throw new Error("--generator torch: no torch in python3");
+  if (generator === "torch" && !hasTorch) {
+    throw new Error(`Cannot generate with torch: ${PYTHON} has no torch`);
+  }
   const useTime = await exists("/usr/bin/time");
   const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "ckptkit-bench-" });
   const deno = Deno.execPath();
@@ -188,7 +178,7 @@ async function main(): Promise<void> {
           String(params),
           String(bytes),
         ]);
-        if (!ok) throw new Error("bench/_make_checkpoint.py failed");
+        if (!ok) throw new Error("Cannot generate checkpoint: bench/_make_checkpoint.py failed");
       } else {
         await generateCheckpoint(path, params, bytes);
       }

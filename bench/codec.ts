@@ -4,9 +4,9 @@
  * parameters with Adam state, 4 tensors per key) and one by large numpy
  * byte strings (8 arrays of 8 MiB). Each side runs in its own process, one
  * warm-up then `--runs` timed runs; the table gives the median and MB/s of
- * the pickle's size. CPython's row needs /usr/bin/python3 with torch (for
- * the rebuild function's name) and numpy; see bench/_codec_peer.py for what
- * it builds.
+ * the pickle's size. CPython's row needs /usr/bin/python3 (or
+ * `CKPTKIT_PYTHON`) with torch (for the rebuild function's name) and numpy;
+ * see bench/_codec_peer.py for what it builds.
  *
  * Usage: deno run -A bench/codec.ts [--keys 100000] [--runs 5]
  *
@@ -15,8 +15,8 @@
 
 import { parseArgs } from "node:util";
 import { largeBytesCheckpoint, smallObjectsCheckpoint, torchPickle } from "./_pickles.ts";
+import { median, PYTHON, runFailed, succeeds } from "./_runs.ts";
 
-const PYTHON = "/usr/bin/python3";
 const here = new URL(".", import.meta.url).pathname;
 
 interface Times {
@@ -26,16 +26,8 @@ interface Times {
 
 async function run(command: string, args: string[]): Promise<Times> {
   const { success, stdout, stderr } = await new Deno.Command(command, { args }).output();
-  if (!success) {
-    throw new Error(`${command} ${args.join(" ")} failed:\n${new TextDecoder().decode(stderr)}`);
-  }
+  if (!success) throw runFailed([command, ...args], stderr);
   return JSON.parse(new TextDecoder().decode(stdout));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const { values } = parseArgs({
@@ -48,10 +40,9 @@ const { values } = parseArgs({
 const keys = Number(values.keys);
 const runs = Number(values.runs);
 if (!Number.isInteger(keys) || keys < 1 || !Number.isInteger(runs) || runs < 1) {
-  throw new Error("--keys and --runs take positive integers");
+  throw new Error("Cannot run bench: --keys and --runs take positive integers");
 }
-const peer = await new Deno.Command(PYTHON, { args: ["-c", "import torch, numpy"] }).output()
-  .then((r) => r.success, () => false);
+const peer = await succeeds(PYTHON, ["-c", "import torch, numpy"]);
 
 const dir = await Deno.makeTempDir({ prefix: "ckptkit-codec-" });
 try {
