@@ -13,6 +13,8 @@ import { decodeRawUnicodeEscape } from "../lib/pickle/_text_literals.ts";
 import { runPython, skipTorch } from "./_python.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
+const hex = (text: string) =>
+  Uint8Array.from(text.replace(/ /g, "").match(/../g)!, (pair) => parseInt(pair, 16));
 
 Deno.test("raw-unicode-escape decodes as CPython's codec does", () => {
   // codecs.raw_unicode_escape_decode(input) in CPython 3.
@@ -49,24 +51,7 @@ Deno.test("escaped surrogates stay two code points (PyStr), as in CPython", () =
 Deno.test("a protocol 0 pickle of two surrogates re-pickles as CPython's protocol 2", () => {
   // pickle.dumps("\ud83d\ude00", 0) and pickle.dumps("\ud83d\ude00", 2) in CPython 3.
   const protocol0 = ascii("V\\ud83d\\ude00\np0\n.");
-  const protocol2 = Uint8Array.from([
-    0x80,
-    0x02,
-    0x58,
-    0x06,
-    0x00,
-    0x00,
-    0x00,
-    0xed,
-    0xa0,
-    0xbd,
-    0xed,
-    0xb8,
-    0x80,
-    0x71,
-    0x00,
-    0x2e,
-  ]);
+  const protocol2 = hex("80 02 58 06000000 eda0bd edb880 71 00 2e");
   const value = unpickle(protocol0);
   assert.ok(value instanceof PyStr);
   assert.deepEqual(pickle(value), protocol2);
@@ -75,28 +60,7 @@ Deno.test("a protocol 0 pickle of two surrogates re-pickles as CPython's protoco
 Deno.test("a str of paired surrogates and an astral character keeps all three code points", () => {
   // pickle.dumps("\ud83d\ude00\U0001F600", 0) and (..., 2) in CPython 3.
   const protocol0 = ascii("V\\ud83d\\ude00\\U0001f600\np0\n.");
-  const protocol2 = Uint8Array.from([
-    128,
-    2,
-    88,
-    10,
-    0,
-    0,
-    0,
-    237,
-    160,
-    189,
-    237,
-    184,
-    128,
-    240,
-    159,
-    152,
-    128,
-    113,
-    0,
-    46,
-  ]);
+  const protocol2 = hex("80 02 58 0a000000 eda0bd edb880 f09f9880 71 00 2e");
   for (const source of [protocol0, protocol2]) {
     const value = unpickle(source);
     assert.ok(value instanceof PyStr);
