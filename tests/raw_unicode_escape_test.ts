@@ -3,7 +3,7 @@
 // and escaped surrogates stay separate code points. Expected values are
 // CPython's; a differential test checks many more against it.
 import assert from "node:assert/strict";
-import { PickleError } from "../lib/errors.ts";
+import { CkptkitError, PickleError } from "../lib/errors.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyStr } from "../lib/pickle/py_str.ts";
@@ -134,4 +134,15 @@ for line in open(sys.argv[1], "rb").read().split(b"\\n"):
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("PyStr.fromCodePoints refuses what is not a code point", () => {
+  for (const bad of [0x110000, -1, 65.5, NaN]) {
+    assert.throws(
+      () => PyStr.fromCodePoints([0x41, bad]),
+      (error: Error) =>
+        error instanceof CkptkitError &&
+        error.message === `Cannot create str: ${bad} is not a code point`,
+    );
+  }
 });

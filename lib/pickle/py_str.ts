@@ -6,6 +6,8 @@
  * @module
  */
 
+import { CkptkitError } from "../errors.ts";
+
 /** A Python str kept as its code points, surrogates each their own. */
 export class PyStr {
   /**
@@ -24,6 +26,8 @@ export class PyStr {
   /**
    * A str of `points`: surrogates stay single code points, astral ones whole.
    *
+   * @throws {CkptkitError} when a value is not a code point (an integer up to 0x10FFFF).
+   *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
@@ -34,6 +38,10 @@ export class PyStr {
    * ```
    */
   static fromCodePoints(points: readonly number[]): PyStr {
+    const bad = points.find((point) =>
+      !(Number.isInteger(point) && point >= 0 && point <= 0x10ffff)
+    );
+    if (bad !== undefined) throw new CkptkitError(`Cannot create str: ${bad} is not a code point`);
     const text = new PyStr(joinCodePoints(points));
     if (points.some((point) => point > 0xffff)) text.#points = [...points];
     return text;
