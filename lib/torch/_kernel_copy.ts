@@ -21,7 +21,8 @@ export async function copyWithProgress(
   size: number,
   progress: ProgressCounter,
 ): Promise<void> {
-  const writeback = Writeback.open(to);
+  // Where the kernel clones, nothing is left dirty to hint at.
+  const writeback = await kernelClones(from, to) ? undefined : Writeback.open(to);
   if (!progress.active && writeback === undefined) return await Deno.copyFile(from, to);
   let copying = true;
   const timer = setInterval(() => {
