@@ -50,11 +50,13 @@ Deno.test("bench/codec.ts times both codec directions on both data.pkl shapes", 
   for (const op of ["decode", "encode"]) {
     for (const shape of ["40 small tensors", "8 numpy arrays of 8 MiB"]) {
       const cells = row(rows, `${op} ${shape}`);
+      // 40 tensors take milliseconds, so their rates and ratio may round to 0.
+      const positive = shape.startsWith("8 numpy");
       number(cells[1]);
-      number(cells[2], { positive: true });
+      number(cells[2], { positive });
       if (requireTorch) {
-        number(cells[4], { positive: true });
-        number(cells[5], { positive: true });
+        number(cells[4], { positive });
+        number(cells[5], { positive });
       }
     }
   }
