@@ -11,11 +11,9 @@ const SLOT = Symbol("test slot");
 
 class Slotted {
   #slot = -1;
-  get [SLOT](): number {
+  [SLOT](slot?: number): number {
+    if (slot !== undefined) this.#slot = slot;
     return this.#slot;
-  }
-  set [SLOT](slot: number) {
-    this.#slot = slot;
   }
 }
 

@@ -38,13 +38,9 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   /** @ignore */
-  get [MEMO_SLOT](): number {
+  [MEMO_SLOT](slot?: number): number {
+    if (slot !== undefined) this.#memoSlot = slot;
     return this.#memoSlot;
-  }
-
-  /** @ignore */
-  set [MEMO_SLOT](slot: number) {
-    this.#memoSlot = slot;
   }
 
   /** Python refuses dicts as keys. */

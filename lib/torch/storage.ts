@@ -39,13 +39,9 @@ export class Storage {
   #orderSlot = -1;
 
   /** @ignore */
-  get [ORDER_SLOT](): number {
+  [ORDER_SLOT](slot?: number): number {
+    if (slot !== undefined) this.#orderSlot = slot;
     return this.#orderSlot;
-  }
-
-  /** @ignore */
-  set [ORDER_SLOT](slot: number) {
-    this.#orderSlot = slot;
   }
 
   /** Creates a storage; give `record` for one that lives in an archive, `data` for a new one. */

@@ -78,13 +78,9 @@ export class Tensor {
   #memoSlot = -1;
 
   /** @ignore */
-  get [MEMO_SLOT](): number {
+  [MEMO_SLOT](slot?: number): number {
+    if (slot !== undefined) this.#memoSlot = slot;
     return this.#memoSlot;
-  }
-
-  /** @ignore */
-  set [MEMO_SLOT](slot: number) {
-    this.#memoSlot = slot;
   }
 
   /** Creates a view; most callers use {@linkcode Tensor.fromTypedArray}. */
@@ -243,13 +239,9 @@ export class Parameter {
   #memoSlot = -1;
 
   /** @ignore */
-  get [MEMO_SLOT](): number {
+  [MEMO_SLOT](slot?: number): number {
+    if (slot !== undefined) this.#memoSlot = slot;
     return this.#memoSlot;
-  }
-
-  /** @ignore */
-  set [MEMO_SLOT](slot: number) {
-    this.#memoSlot = slot;
   }
 
   /** Wraps `data` as a parameter. */
