@@ -1,5 +1,6 @@
 // Whole-file copies the kernel makes (copy_file_range, or a clone where the
-// filesystem shares extents), for the clone strategy.
+// filesystem shares extents), for the clone strategy and for backups where
+// hard links fail.
 import { folderOf } from "./_atomic_write.ts";
 import type { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
@@ -12,24 +13,26 @@ const TICK_MS = 50;
 const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]);
 
 /**
- * `Deno.copyFile`, reporting the growing size of the copy while the kernel
- * works and starting the writeback of what it has copied (see Writeback).
+ * `Deno.copyFile`, starting the writeback of what it has copied (see
+ * Writeback) and, given `progress`, reporting the growing size of the copy
+ * while the kernel works.
  */
 export async function copyWithProgress(
   from: string,
   to: string,
-  size: number,
-  progress: ProgressCounter,
+  progress?: { counter: ProgressCounter; size: number },
 ): Promise<void> {
   // Where the kernel clones, nothing is left dirty to hint at.
   const writeback = await kernelClones(from, to) ? undefined : Writeback.open(to);
-  if (!progress.active && writeback === undefined) return await Deno.copyFile(from, to);
+  const counter = progress?.counter.active ? progress.counter : undefined;
+  if (counter === undefined && writeback === undefined) return await Deno.copyFile(from, to);
+  const size = progress?.size ?? 0;
   let copying = true;
   const timer = setInterval(() => {
     writeback?.start();
-    if (!progress.active) return;
+    if (counter === undefined) return;
     Deno.stat(to).then(
-      (info) => copying && progress.reach(Math.min(info.size, size)),
+      (info) => copying && counter.reach(Math.min(info.size, size)),
       () => {},
     );
   }, TICK_MS);
@@ -40,7 +43,7 @@ export async function copyWithProgress(
     clearInterval(timer);
     writeback?.close();
   }
-  progress.reach(size);
+  counter?.reach(size);
 }
 
 /**
