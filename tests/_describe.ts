@@ -97,7 +97,7 @@ export class Describer {
     if (value instanceof PyStr) {
       return {
         t: "str",
-        cp: value.units.split("").map((c) => c.charCodeAt(0)),
+        cp: value.codePoints(),
       };
     }
     if (value instanceof Uint8Array) return { t: "bytes", v: hex(value) };

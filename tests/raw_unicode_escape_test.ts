@@ -5,9 +5,11 @@
 import assert from "node:assert/strict";
 import { CkptkitError, PickleError } from "../lib/errors.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
+import { dis } from "../lib/pickle/dis.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyStr } from "../lib/pickle/py_str.ts";
 import { scalarRepr } from "../lib/pickle/repr.ts";
+import { Tuple } from "../lib/pickle/tuple.ts";
 import { unpickle } from "../lib/pickle/unpickler.ts";
 import { decodeRawUnicodeEscape } from "../lib/pickle/_text_literals.ts";
 import { runPython, skipTorch } from "./_python.ts";
@@ -137,7 +139,7 @@ for line in open(sys.argv[1], "rb").read().split(b"\\n"):
 });
 
 Deno.test("PyStr.fromCodePoints refuses what is not a code point", () => {
-  for (const bad of [0x110000, -1, 65.5, NaN]) {
+  for (const bad of [0x110000, -1, 65.5, NaN, undefined as unknown as number]) {
     assert.throws(
       () => PyStr.fromCodePoints([0x41, bad]),
       (error: Error) =>
@@ -145,4 +147,29 @@ Deno.test("PyStr.fromCodePoints refuses what is not a code point", () => {
         error.message === `Cannot create str: ${bad} is not a code point`,
     );
   }
+});
+
+Deno.test("a PyStr that a JS string could hold is that string as a dict key, as in Python", () => {
+  const dict = new PyDict<unknown, number>([
+    ["abc", 1],
+    [new PyStr("abc"), 2],
+    [PyStr.fromCodePoints([0x1f600]), 3],
+    ["\u{1f600}", 4],
+    [new PyStr("a\udc80"), 5],
+    ["a\udc80", 6],
+    [Tuple.of(new PyStr("abc")), 7],
+    [Tuple.of("abc"), 8],
+  ]);
+  assert.equal(dict.size, 4);
+  assert.deepEqual([...dict.values()], [2, 4, 6, 8]);
+  // Paired surrogates are another str than the astral character they spell in JS.
+  assert.equal(dict.get(new PyStr("\ud83d\ude00")), undefined);
+  assert.deepEqual(PyStr.fromCodePoints([0x1f600, 0x41]).codePoints(-1), []);
+});
+
+Deno.test("dis shows a UNICODE line with a bad escape as bytes and goes on", () => {
+  const listing = dis(ascii("(V\\u12\nV\\ud83d\\ude00\nt."));
+  assert.match(listing, /UNICODE {4}b'\\\\u12'\n/);
+  assert.match(listing, /UNICODE {4}'\\ud83d\\ude00'\n/);
+  assert.match(listing, /TUPLE {6}\(MARK at 0\)/);
 });

@@ -2,7 +2,7 @@
 // bytes and frozensets compare by content, other objects by identity.
 import { CkptkitError } from "../errors.ts";
 import { PyFloat } from "./py_float.ts";
-import { PyStr } from "./py_str.ts";
+import { PyStr, strOfCodePoints } from "./py_str.ts";
 import { Tuple } from "./tuple.ts";
 
 /** Guards against keys whose canonical form would explode (nested shared tuples). */
@@ -45,6 +45,11 @@ export function hashKey(key: unknown): unknown {
       if (key instanceof PyFloat) {
         // NaN floats are equal only to themselves.
         return Number.isNaN(key.value) ? key : numberKey(key.value);
+      }
+      // A PyStr a JS string could hold (built by hand) is that string to Python.
+      if (key instanceof PyStr) {
+        const text = strOfCodePoints(key.codePoints());
+        if (typeof text === "string") return hashKey(text);
       }
       if (
         key instanceof Tuple || key instanceof Uint8Array || key instanceof PyStr ||
@@ -117,7 +122,10 @@ function compositeText(key: unknown, depth: number): string {
     throw new CkptkitError(`Cannot use key: nested deeper than ${MAX_KEY_DEPTH} levels`);
   }
   if (typeof key === "string") return `s${JSON.stringify(key)}`;
-  if (key instanceof PyStr) return `u${key.codePoints().join(",")}`;
+  if (key instanceof PyStr) {
+    const text = strOfCodePoints(key.codePoints());
+    return typeof text === "string" ? `s${JSON.stringify(text)}` : `u${key.codePoints().join(",")}`;
+  }
   if (key instanceof Uint8Array) {
     let hex = "";
     for (const byte of key) hex += byte.toString(16).padStart(2, "0");

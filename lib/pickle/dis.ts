@@ -78,7 +78,8 @@ const text = (length: (r: Reader) => number): ArgReader => (r) => {
   return strRepr(decoded);
 };
 
-// A line that is not valid raw-unicode-escape shows as the bytes it holds.
+// A line that is not valid raw-unicode-escape shows as the bytes it holds:
+// pickletools stops there, but a listing of a broken pickle should go on.
 const unicodeLine: ArgReader = (r) => {
   const line = r.line();
   const decoded = decodeRawUnicodeEscape(line);

@@ -38,10 +38,12 @@ export class PyStr {
    * ```
    */
   static fromCodePoints(points: readonly number[]): PyStr {
-    const bad = points.find((point) =>
-      !(Number.isInteger(point) && point >= 0 && point <= 0x10ffff)
-    );
-    if (bad !== undefined) throw new CkptkitError(`Cannot create str: ${bad} is not a code point`);
+    for (let i = 0; i < points.length; i++) {
+      const point = points[i];
+      if (!(Number.isInteger(point) && point >= 0 && point <= 0x10ffff)) {
+        throw new CkptkitError(`Cannot create str: ${point} is not a code point`);
+      }
+    }
     const text = new PyStr(joinCodePoints(points));
     if (points.some((point) => point > 0xffff)) text.#points = [...points];
     return text;
@@ -49,8 +51,9 @@ export class PyStr {
 
   /** The code points, in order; the first `limit` of them when given. */
   codePoints(limit = Infinity): number[] {
-    if (this.#points !== undefined) return this.#points.slice(0, limit);
-    const points = new Array<number>(Math.min(limit, this.units.length));
+    const count = Math.max(0, limit);
+    if (this.#points !== undefined) return this.#points.slice(0, count);
+    const points = new Array<number>(Math.min(count, this.units.length));
     for (let i = 0; i < points.length; i++) points[i] = this.units.charCodeAt(i);
     return points;
   }
