@@ -2,7 +2,7 @@
 // bytes and frozensets compare by content, other objects by identity.
 import { CkptkitError } from "../errors.ts";
 import { PyFloat } from "./py_float.ts";
-import { PyStr, strOfCodePoints } from "./py_str.ts";
+import { pairsSurrogates, PyStr } from "./py_str.ts";
 import { Tuple } from "./tuple.ts";
 
 /** Guards against keys whose canonical form would explode (nested shared tuples). */
@@ -46,11 +46,9 @@ export function hashKey(key: unknown): unknown {
         // NaN floats are equal only to themselves.
         return Number.isNaN(key.value) ? key : numberKey(key.value);
       }
-      // A PyStr a JS string could hold (built by hand) is that string to Python.
-      if (key instanceof PyStr) {
-        const text = strOfCodePoints(key.codePoints());
-        if (typeof text === "string") return hashKey(text);
-      }
+      // A PyStr a JS string could hold (built by hand) is that string, its
+      // units, to Python.
+      if (key instanceof PyStr && !pairsSurrogates(key.codePoints())) return hashKey(key.units);
       if (
         key instanceof Tuple || key instanceof Uint8Array || key instanceof PyStr ||
         FROZEN_MEMBERS in key
@@ -123,8 +121,8 @@ function compositeText(key: unknown, depth: number): string {
   }
   if (typeof key === "string") return `s${JSON.stringify(key)}`;
   if (key instanceof PyStr) {
-    const text = strOfCodePoints(key.codePoints());
-    return typeof text === "string" ? `s${JSON.stringify(text)}` : `u${key.codePoints().join(",")}`;
+    const points = key.codePoints();
+    return pairsSurrogates(points) ? `u${points.join(",")}` : `s${JSON.stringify(key.units)}`;
   }
   if (key instanceof Uint8Array) {
     let hex = "";

@@ -69,14 +69,19 @@ export class PyStr {
  * a {@linkcode PyStr} when surrogate code points would pair up in one.
  */
 export function strOfCodePoints(points: readonly number[]): string | PyStr {
+  return pairsSurrogates(points) ? PyStr.fromCodePoints(points) : joinCodePoints(points);
+}
+
+/** Whether a high surrogate code point is followed by a low one, which a JS string would join. */
+export function pairsSurrogates(points: readonly number[]): boolean {
   for (let i = 1; i < points.length; i++) {
     const low = points[i];
     if (low >= 0xdc00 && low < 0xe000) {
       const high = points[i - 1];
-      if (high >= 0xd800 && high < 0xdc00) return PyStr.fromCodePoints(points);
+      if (high >= 0xd800 && high < 0xdc00) return true;
     }
   }
-  return joinCodePoints(points);
+  return false;
 }
 
 function joinCodePoints(points: readonly number[]): string {
