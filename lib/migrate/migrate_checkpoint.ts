@@ -16,7 +16,7 @@ import {
   syncFolder,
   tempPathBeside,
 } from "../torch/_atomic_write.ts";
-import { copyWithProgress } from "../torch/_kernel_copy.ts";
+import { kernelCopy } from "../torch/_kernel_copy.ts";
 import type { Migration } from "./migration.ts";
 import { lockFile } from "./file_lock.ts";
 import { MigrationError } from "./migration_error.ts";
@@ -351,7 +351,7 @@ async function copyBeside(path: string, target: string): Promise<void> {
     await file.lock(true);
     // The kernel's copy into the same, still locked file: half the time of
     // streaming it through this process for 2 GB.
-    await copyWithProgress(path, temp);
+    await kernelCopy(path, temp);
     await file.sync();
     await Deno.rename(temp, target);
     await syncFolder(target);

@@ -17,7 +17,7 @@ const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]
  * Writeback) and, given `progress`, reporting the growing size of the copy
  * while the kernel works.
  */
-export async function copyWithProgress(
+export async function kernelCopy(
   from: string,
   to: string,
   progress?: { counter: ProgressCounter; size: number },

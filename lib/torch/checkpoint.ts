@@ -24,7 +24,7 @@ import {
 import { Storage } from "./storage.ts";
 import { isStorageRecord, recordsByName } from "./_records.ts";
 import { replaceAtomically, saveError } from "./_atomic_write.ts";
-import { copyWithProgress, kernelClones } from "./_kernel_copy.ts";
+import { kernelClones, kernelCopy } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
@@ -464,7 +464,7 @@ export class Checkpoint {
     const { source, kept, start, head, headInPlace } = plan;
     progress.total = source.size + pickle.size + this.#recordBytes(head.slice(1)) +
       this.#recordBytes(this.#trailingRecords());
-    await copyWithProgress(this.path, temp, { counter: progress, size: source.size });
+    await kernelCopy(this.path, temp, { counter: progress, size: source.size });
     // The copy has the source's mode; like a streamed file, it must be writable.
     const { mode } = await Deno.stat(temp);
     if (mode !== null && (mode & 0o200) === 0) await Deno.chmod(temp, (mode & 0o777) | 0o200);
