@@ -7,6 +7,8 @@ import { encodePyStrInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
 // the buffer: doubling would copy (and fault in) every earlier byte again.
 const LARGE_WRITE = 1 << 20;
 const INITIAL_SIZE = 1 << 16;
+// Buffers grow by doubling up to this size, then continue in a new buffer.
+const CHUNK_SIZE = 1 << 20;
 
 export class ByteWriter {
   #buffer: Uint8Array;
@@ -22,16 +24,30 @@ export class ByteWriter {
 
   #reserve(n: number): number {
     const needed = this.#length + n;
-    if (needed > this.#buffer.length) {
+    if (needed > this.#buffer.length) return this.#grow(n);
+    const at = this.#length;
+    this.#length = needed;
+    return at;
+  }
+
+  // Doubles a small buffer; a full large one becomes a segment and a fresh
+  // buffer takes the writes, so no byte is copied twice.
+  #grow(n: number): number {
+    if (this.#buffer.length >= CHUNK_SIZE) {
+      this.#segments.push(this.#buffer.subarray(0, this.#length));
+      this.#buffer = new Uint8Array(Math.max(CHUNK_SIZE, n));
+      this.#length = 0;
+    } else {
+      const needed = this.#length + n;
       let size = this.#buffer.length * 2;
       while (size < needed) size *= 2;
       const grown = new Uint8Array(size);
       grown.set(this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
-      this.#view = new DataView(grown.buffer);
     }
+    this.#view = new DataView(this.#buffer.buffer);
     const at = this.#length;
-    this.#length = needed;
+    this.#length += n;
     return at;
   }
 
