@@ -1,11 +1,13 @@
 // Times ckptkit's codec on one pickle in a fresh isolate, for bench/codec.ts.
 //
-// Usage: deno run -A bench/_codec_child.ts FILE RUNS
+// Usage: deno run -A bench/_codec_child.ts FILE RUNS [KEYS]
 // Prints {"decode": [seconds...], "encode": [seconds...]}: one warm-up of
 // each, then RUNS timed runs. Encoding writes the parts a save writes.
-import { torchPickleParts, torchUnpickle } from "./_pickles.ts";
+// With KEYS, FILE is smallObjectsCheckpoint(KEYS) and "build" times making
+// that value graph directly, without a pickle: the floor under a decode.
+import { smallObjectsCheckpoint, torchPickleParts, torchUnpickle } from "./_pickles.ts";
 
-const [file, runsText] = Deno.args;
+const [file, runsText, keysText] = Deno.args;
 const data = await Deno.readFile(file);
 const runs = Number(runsText);
 
@@ -23,4 +25,7 @@ function time(body: () => unknown): number[] {
 let value: unknown;
 const decode = time(() => value = torchUnpickle(data));
 const encode = time(() => torchPickleParts(value));
-console.log(JSON.stringify({ decode, encode }));
+const build = keysText === undefined
+  ? undefined
+  : time(() => value = smallObjectsCheckpoint(Number(keysText)));
+console.log(JSON.stringify({ decode, encode, build }));

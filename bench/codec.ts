@@ -6,7 +6,9 @@
  * warm-up then `--runs` timed runs; the table gives the median and MB/s of
  * the pickle's size. CPython's row needs /usr/bin/python3 (or
  * `CKPTKIT_PYTHON`) with torch (for the rebuild function's name) and numpy;
- * see bench/_codec_peer.py for what it builds.
+ * see bench/_codec_peer.py for what it builds. A last row times building the
+ * small shape's value graph directly, without a pickle: the allocations a
+ * decode cannot avoid, so the fastest a decode could be.
  *
  * Usage: deno run -A bench/codec.ts [--keys 100000] [--runs 5]
  *
@@ -22,6 +24,7 @@ const here = new URL(".", import.meta.url).pathname;
 interface Times {
   decode: number[];
   encode: number[];
+  build?: number[];
 }
 
 async function run(command: string, args: string[]): Promise<Times> {
@@ -51,11 +54,13 @@ try {
       label: `${keys * 4} small tensors`,
       file: `${dir}/small.pkl`,
       value: () => smallObjectsCheckpoint(keys),
+      keys,
     },
     {
       label: "8 numpy arrays of 8 MiB",
       file: `${dir}/large.pkl`,
       value: () => largeBytesCheckpoint(8, 8 << 20),
+      keys: undefined,
     },
   ];
   const rows: string[][] = [];
@@ -68,6 +73,7 @@ try {
       `${here}_codec_child.ts`,
       shape.file,
       String(runs),
+      ...(shape.keys === undefined ? [] : [String(shape.keys)]),
     ]);
     const theirs = peer
       ? await run(PYTHON, [`${here}_codec_peer.py`, shape.file, String(runs)])
@@ -83,6 +89,18 @@ try {
         other === undefined ? "—" : other.toFixed(3),
         other === undefined ? "—" : rate(other),
         other === undefined ? "—" : `${(other / mine).toFixed(1)}x`,
+      ]);
+    }
+    if (ours.build !== undefined) {
+      // The rate a decode would reach if reading the pickle cost nothing.
+      const seconds = median(ours.build);
+      rows.push([
+        `build the decoded value directly, no pickle (${shape.label})`,
+        seconds.toFixed(3),
+        (size / seconds / 1e6).toFixed(0),
+        "—",
+        "—",
+        "—",
       ]);
     }
   }

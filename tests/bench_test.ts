@@ -60,4 +60,8 @@ Deno.test("bench/codec.ts times both codec directions on both data.pkl shapes", 
       }
     }
   }
+  const build = row(rows, "build the decoded value directly, no pickle (40 small tensors)");
+  number(build[1]);
+  number(build[2]);
+  assert.equal(build[3], "—", "CPython has no build row");
 });
