@@ -1,10 +1,12 @@
 // Times ckptkit's codec on one pickle in a fresh isolate, for bench/codec.ts.
 //
 // Usage: deno run -A bench/_codec_child.ts FILE RUNS [KEYS]
-// Prints {"decode": [seconds...], "encode": [seconds...]}: one warm-up of
-// each, then RUNS timed runs. Encoding writes the parts a save writes.
-// With KEYS, FILE is smallObjectsCheckpoint(KEYS) and "build" times making
-// that value graph directly, without a pickle: the floor under a decode.
+// Prints {"decode": [seconds...], "encode": [seconds...], "build": ...}: one
+// warm-up of each, then RUNS timed runs. Encoding writes the parts a save
+// writes. With KEYS (FILE must then be the pickle of
+// smallObjectsCheckpoint(KEYS)), "build" times making that value graph
+// directly, without a pickle: the floor under a decode. Decoded storages
+// also hold their key strings, so the floor is a few percent low.
 import { smallObjectsCheckpoint, torchPickleParts, torchUnpickle } from "./_pickles.ts";
 
 const [file, runsText, keysText] = Deno.args;

@@ -6,9 +6,9 @@
  * warm-up then `--runs` timed runs; the table gives the median and MB/s of
  * the pickle's size. CPython's row needs /usr/bin/python3 (or
  * `CKPTKIT_PYTHON`) with torch (for the rebuild function's name) and numpy;
- * see bench/_codec_peer.py for what it builds. A last row times building the
- * small shape's value graph directly, without a pickle: the allocations a
- * decode cannot avoid, so the fastest a decode could be.
+ * see bench/_codec_peer.py for what it builds. A row after the small shape's
+ * times building its value graph directly, without a pickle: the allocations
+ * a decode cannot avoid, so the fastest a decode could be.
  *
  * Usage: deno run -A bench/codec.ts [--keys 100000] [--runs 5]
  *

@@ -1,7 +1,7 @@
 // A growable byte buffer for the pickler.
 import { countHighBytes, writeLatin1AsUtf8 } from "./_latin1.ts";
 import type { PyStr } from "./py_str.ts";
-import { encodePyStrInto, encodeUtf8Into, maxUtf8Length } from "./_utf8.ts";
+import { encodePyStrInto, encodeUtf8Into, maxUtf8Length, utf8Length } from "./_utf8.ts";
 
 // Writes from this size on get a segment of their own instead of growing
 // the buffer: doubling would copy (and fault in) every earlier byte again.
@@ -30,11 +30,22 @@ export class ByteWriter {
     return at;
   }
 
-  // Doubles a small buffer; a full large one becomes a segment and a fresh
-  // buffer takes the writes, so no byte is copied twice.
+  /**
+   * Room to reserve for `extra` bytes and the UTF-8 of `text`: the bound
+   * (3 bytes per UTF-16 unit) while it fits, else the exact size, so a
+   * text that moves on to a new buffer does not leave most of it empty.
+   */
+  #textRoom(text: string | PyStr, extra: number): number {
+    const most = extra + maxUtf8Length(typeof text === "string" ? text : text.units);
+    return most <= this.#buffer.length - this.#length ? most : extra + utf8Length(text);
+  }
+
+  // Doubles a buffer below CHUNK_SIZE; a larger one, when full, becomes a
+  // segment and a fresh buffer takes the writes: growing never copies more
+  // than a chunk.
   #grow(n: number): number {
     if (this.#buffer.length >= CHUNK_SIZE) {
-      this.#segments.push(this.#buffer.subarray(0, this.#length));
+      if (this.#length > 0) this.#segments.push(this.#buffer.subarray(0, this.#length));
       this.#buffer = new Uint8Array(Math.max(CHUNK_SIZE, n));
       this.#length = 0;
     } else {
@@ -95,14 +106,13 @@ export class ByteWriter {
   }
 
   utf8Line(text: string): void {
-    const at = this.#reserve(maxUtf8Length(text));
+    const at = this.#reserve(this.#textRoom(text, 0));
     this.#length = at + encodeUtf8Into(text, this.#buffer, at);
   }
 
   /** Writes a 4-byte little-endian length and then the UTF-8 of `text` (surrogatepass). */
   lengthPrefixedUtf8(text: string | PyStr): void {
-    const units = typeof text === "string" ? text : text.units;
-    const at = this.#reserve(4 + maxUtf8Length(units));
+    const at = this.#reserve(this.#textRoom(text, 4));
     const written = typeof text === "string"
       ? encodeUtf8Into(text, this.#buffer, at + 4)
       : encodePyStrInto(text, this.#buffer, at + 4);

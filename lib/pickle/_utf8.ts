@@ -100,6 +100,34 @@ export function maxUtf8Length(text: string): number {
 }
 
 /**
+ * Exact encoded size of `text` as {@linkcode encodeUtf8Into} or
+ * {@linkcode encodePyStrInto} writes it (a lone surrogate takes 3 bytes).
+ */
+export function utf8Length(text: string | PyStr): number {
+  let size = 0;
+  if (typeof text !== "string") {
+    for (const code of text.codePoints()) {
+      size += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    }
+    return size;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) size += 1;
+    else if (code < 0x800) size += 2;
+    else if (code >= 0xd800 && code < 0xdc00 && isLowSurrogate(text.charCodeAt(i + 1))) {
+      size += 4;
+      i++;
+    } else size += 3;
+  }
+  return size;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code < 0xe000;
+}
+
+/**
  * Encodes `text` into `target` at `offset` (which must have room for
  * {@linkcode maxUtf8Length} bytes); returns the number of bytes written.
  */
