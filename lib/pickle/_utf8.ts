@@ -106,25 +106,30 @@ export function maxUtf8Length(text: string): number {
 export function utf8Length(text: string | PyStr): number {
   let size = 0;
   if (typeof text !== "string") {
-    for (const code of text.codePoints()) {
-      size += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-    }
+    for (const code of text.codePoints()) size += pointLength(code);
     return size;
   }
   for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) size += 1;
-    else if (code < 0x800) size += 2;
-    else if (code >= 0xd800 && code < 0xdc00 && isLowSurrogate(text.charCodeAt(i + 1))) {
-      size += 4;
-      i++;
-    } else size += 3;
+    const code = pointAt(text, i);
+    if (code > 0xffff) i++;
+    size += pointLength(code);
   }
   return size;
 }
 
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code < 0xe000;
+/** The code point at unit `i`: a surrogate pair joined, a lone surrogate on its own. */
+function pointAt(text: string, i: number): number {
+  const code = text.charCodeAt(i);
+  if (code >= 0xd800 && code < 0xdc00) {
+    const low = text.charCodeAt(i + 1);
+    if (low >= 0xdc00 && low < 0xe000) return 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+  }
+  return code;
+}
+
+/** Bytes {@linkcode encodePoint} writes for `code`. */
+function pointLength(code: number): number {
+  return code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
 }
 
 /**
@@ -158,14 +163,8 @@ export function encodePyStrInto(text: PyStr, target: Uint8Array, offset: number)
 function encodeSlow(text: string, target: Uint8Array, offset: number): number {
   let pos = offset;
   for (let i = 0; i < text.length; i++) {
-    let code = text.charCodeAt(i);
-    if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low < 0xe000) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-        i++;
-      }
-    }
+    const code = pointAt(text, i);
+    if (code > 0xffff) i++;
     pos = encodePoint(code, target, pos);
   }
   return pos - offset;
