@@ -220,30 +220,7 @@ export class Checkpoint {
     const entries = recordsByName(directory, prefix);
     const pickleBytes = await readEntry(source, entries.get("data.pkl")!);
     const storageKeys = new Set<string>();
-    const hooks = torchUnpickleOptions(({ key, storageClass, dtype, location, numel }) => {
-      storageKeys.add(key);
-      const entry = entries.get(`data/${key}`);
-      if (entry === undefined) {
-        throw new CheckpointError(
-          `Cannot decode checkpoint: storage record data/${key} is missing`,
-        );
-      }
-      const needed = numel * dtype.itemsize;
-      if (entry.size < needed) {
-        throw new CheckpointError(
-          `Cannot decode checkpoint: storage record data/${key} has ${entry.size} bytes, ${needed} needed`,
-        );
-      }
-      return new Storage({
-        dtype,
-        storageClass,
-        location,
-        numel,
-        key,
-        record: { source, entry },
-      });
-    });
-    const root = unpickle(pickleBytes, { ...hooks, findGlobal: options.findGlobal });
+    const root = decodePickle(pickleBytes, source, entries, storageKeys, options.findGlobal);
     return new Checkpoint({
       root,
       path,
@@ -254,6 +231,37 @@ export class Checkpoint {
       entries,
       storageKeys,
     });
+  }
+
+  /**
+   * Decodes the `data.pkl` read at open into a new object graph, e.g. with
+   * other global redirects, from the same bytes and the same file: whatever
+   * happened to the path since, the graph describes the checkpoint `root`
+   * came from. `root` is left as it is.
+   *
+   * @example Decode again with a redirect
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Checkpoint, PyDict, PyGlobal, PyObject } from "../../mod.ts";
+   *
+   * const ckpt = await Checkpoint.open("tests/fixtures/training.ckpt");
+   * const moved = ckpt.decode({
+   *   findGlobal: (module, name) =>
+   *     PyGlobal.of(module === "omegaconf.dictconfig" ? "moved" : module, name),
+   * }) as PyDict;
+   * const config = (moved.get("hyper_parameters") as PyObject).get("config") as PyObject;
+   * assert.equal(config.className, "moved.DictConfig");
+   * ckpt.close();
+   * ```
+   */
+  decode(options: Pick<OpenOptions, "findGlobal"> = {}): unknown {
+    return decodePickle(
+      this.pickleBytes,
+      this.#source,
+      this.#entries,
+      new Set(),
+      options.findGlobal,
+    );
   }
 
   /** The bytes the checkpoint is read from (a file, or an {@linkcode HttpSource}). */
@@ -683,6 +691,31 @@ export class Checkpoint {
 }
 
 const encoder = new TextEncoder();
+
+/** Decodes `data.pkl`, resolving storages to the records of `entries` and adding their keys to `keys`. */
+function decodePickle(
+  pickleBytes: Uint8Array,
+  source: RandomAccessSource,
+  entries: Map<string, ZipEntry>,
+  keys: Set<string>,
+  findGlobal: OpenOptions["findGlobal"],
+): unknown {
+  const hooks = torchUnpickleOptions(({ key, storageClass, dtype, location, numel }) => {
+    keys.add(key);
+    const entry = entries.get(`data/${key}`);
+    if (entry === undefined) {
+      throw new CheckpointError(`Cannot decode checkpoint: storage record data/${key} is missing`);
+    }
+    const needed = numel * dtype.itemsize;
+    if (entry.size < needed) {
+      throw new CheckpointError(
+        `Cannot decode checkpoint: storage record data/${key} has ${entry.size} bytes, ${needed} needed`,
+      );
+    }
+    return new Storage({ dtype, storageClass, location, numel, key, record: { source, entry } });
+  });
+  return unpickle(pickleBytes, { ...hooks, findGlobal });
+}
 
 // torch derives the id from record names and CRCs; any stable 40-digit value
 // of the same form serves, since loaders only compare ids with each other.
