@@ -15,8 +15,10 @@ Deno.test("cli check: 0 up to date, 1 pending, 3 cannot be migrated, 2 unreadabl
       "migration_extra.ckpt",
       "first_group",
       3,
-      /Cannot migrate: the checkpoint registers unknown migrations: dummy\n$/,
+      /Cannot migrate: the checkpoint registers extra migrations: dummy\n$/,
     ],
+    ["migration_recent.ckpt", "first_group", 3, /is not compatible, its first registered/],
+    ["migration_no_key.ckpt", "two_groups", 3, /is not compatible, it has no 'migrations' key/],
     [
       "migration_too_old.ckpt",
       "two_groups",

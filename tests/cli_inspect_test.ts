@@ -32,10 +32,15 @@ Deno.test("cli inspect: extra migrations, too old, and up to date", async () => 
   assert.equal(extra.code, 0);
   assert.equal(
     extra.stdout,
-    `1 registered migration:
+    `2 registered migrations:
   These migrations are already executed and part of the checkpoint
   * 1750840837_add_foo [vx.x.x]
-1 extra migration in the checkpoint:
+  * dummy [vx.x.x]
+3 missing migrations:
+  + 1750841219_add_bar [v0.8.1]
+  + 1750859824_add_baz [v0.9.0]
+  + 1750859905_rename_baz [v0.9.0]
+1 extra migration in the checkpoint.
   + dummy
 
 Your checkpoint cannot be migrated because it contains extra migrations.
@@ -57,7 +62,19 @@ Your checkpoint cannot be migrated because it contains extra migrations.
     "--migrations",
     scripts("first_group"),
   ]);
-  assert.ok(recent.stdout.includes("1 extra migration in the checkpoint:\n  + 1751895180_final\n"));
+  // A checkpoint of the second group, under the first group's scripts alone.
+  assert.equal(
+    recent.stdout,
+    "the checkpoint is not compatible, its first registered migration 1751895180_final starts " +
+      "no compatibility group of these scripts\n",
+  );
+  const noKey = await cli([
+    "inspect",
+    fixture("migration_no_key.ckpt"),
+    "--migrations",
+    scripts("two_groups"),
+  ]);
+  assert.match(noKey.stdout, /^the checkpoint is not compatible, it has no 'migrations' key/);
 });
 
 Deno.test("cli inspect: --json is one document; a non-training checkpoint is an error", async () => {

@@ -88,15 +88,16 @@ Deno.test("cli migrate: from [add_foo] three run; after the final migration only
   }
 });
 
-Deno.test("cli migrate: extra migrations and too-old checkpoints are refused in one line", async () => {
+Deno.test("cli migrate: extra, too-old and incompatible checkpoints are refused in one line", async () => {
   const cases = [
     [
       "migration_extra.ckpt",
       "first_group",
-      /registers migrations these scripts do not have: dummy$/,
+      /registers extra migrations: dummy$/,
     ],
     ["migration_too_old.ckpt", "two_groups", /too old; use a version of anemoi-models < 0\.9\.0$/],
-    ["migration_no_key.ckpt", "two_groups", /too old; use a version of anemoi-models < 0\.8\.1$/],
+    ["migration_no_key.ckpt", "two_groups", /not compatible, it has no 'migrations' key/],
+    ["migration_recent.ckpt", "first_group", /not compatible, its first registered migration/],
     ["state_dict.ckpt", "two_groups", /regenerate the inference checkpoint/],
   ] as const;
   for (const [ckpt, dir, message] of cases) {

@@ -20,7 +20,8 @@ Options:
 
 Exit codes: 0 up to date, 1 migrations pending, 2 usage error or the
 checkpoint or scripts cannot be read, 3 it cannot be migrated (too old,
-extra migrations, or not a training checkpoint).`,
+not compatible, extra migrations, a needed script without a migrate
+function, or not a training checkpoint), as anemoi-models decides.`,
   async run(args) {
     const { values, positionals } = parse(args, { migrations: { type: "string" } });
     const path = onePath(positionals, "check");
@@ -40,19 +41,10 @@ extra migrations, or not a training checkpoint).`,
             }`,
           );
           return PENDING;
-        case "too-old": {
-          const hint = report.firstIncompatibleVersion === undefined
-            ? ""
-            : `; use a version of anemoi-models < ${report.firstIncompatibleVersion}`;
-          console.error(`ckptkit: ${path}: Cannot migrate: the checkpoint is too old${hint}`);
-          return INCOMPATIBLE;
-        }
+        case "too-old":
+        case "incompatible":
         case "extra":
-          console.error(
-            `ckptkit: ${path}: Cannot migrate: the checkpoint registers unknown migrations: ${
-              report.extra.join(", ")
-            }`,
-          );
+          console.error(`ckptkit: ${path}: ${report.problem}`);
           return INCOMPATIBLE;
       }
     } catch (error) {

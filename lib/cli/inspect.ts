@@ -39,14 +39,19 @@ checkpoint, 2 usage error. See 'check' for an exit code per state.`,
     if (report.status === "up-to-date") {
       lines.push("Your checkpoint is already compatible! No missing migration to execute.");
     }
+    // As anemoi-models: a checkpoint outside the last group gets one line.
     if (report.status === "too-old") {
-      const hint = report.firstIncompatibleVersion === undefined
-        ? ""
-        : ` Use a version of anemoi-models < ${report.firstIncompatibleVersion}.`;
-      lines.push(s.red(`No compatible migration available: the checkpoint is too old.${hint}`));
+      console.log(s.red(
+        "No compatible migration available: the checkpoint is too old. " +
+          `Use a version of anemoi-models < ${report.firstIncompatibleVersion}.`,
+      ));
+      return 0;
     }
-    const extra = new Set(report.extra);
-    const registered = report.registered.filter((m) => !extra.has(m.name));
+    if (report.status === "incompatible") {
+      console.log(s.red(report.problem!.replace(/^Cannot migrate: /, "")));
+      return 0;
+    }
+    const { registered } = report;
     if (registered.length > 0) {
       lines.push(`${plural(registered.length, "registered migration")}:`);
       lines.push(s.italic("  These migrations are already executed and part of the checkpoint"));
@@ -61,7 +66,7 @@ checkpoint, 2 usage error. See 'check' for an exit code per state.`,
       }
     }
     if (report.extra.length > 0) {
-      lines.push(`${plural(report.extra.length, "extra migration")} in the checkpoint:`);
+      lines.push(`${plural(report.extra.length, "extra migration")} in the checkpoint.`);
       for (const name of report.extra) lines.push(s.red(`  + ${s.bold(name)}`));
       lines.push("");
       lines.push(

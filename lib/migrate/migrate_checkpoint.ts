@@ -25,6 +25,7 @@ import {
   type MigrationPlan,
   type MigrationStatus,
   Migrator,
+  planRefusal,
 } from "./migrator.ts";
 import type { RegisteredMigration } from "./registration.ts";
 
@@ -215,10 +216,12 @@ export interface InspectReport {
   missing: MigrationSummary[];
   /** Registered migrations these scripts do not have. */
   extra: string[];
-  /** For `"too-old"`: use an anemoi-models version below this one, when known. */
+  /** For `"too-old"`: use an anemoi-models version below this one. */
   firstIncompatibleVersion: string | undefined;
   /** Registered migrations whose script changed since they ran. */
   changed: string[];
+  /** Why it cannot be migrated, as `migrate` would refuse it; undefined when it can. */
+  problem: string | undefined;
 }
 
 /**
@@ -260,6 +263,7 @@ export async function inspectCheckpoint(
     extra: plan.extra,
     firstIncompatibleVersion: plan.firstIncompatibleVersion,
     changed: plan.changed,
+    problem: planRefusal(plan)?.message,
   };
 }
 

@@ -27,12 +27,22 @@ export class MigrationError extends CkptkitError {
 }
 
 /**
- * Why a checkpoint cannot be migrated: `"not-training"` (no
- * `pytorch-lightning_version`: an inference checkpoint), `"too-old"` (no
- * `migrations` key, or registered in an older compatibility group) or
- * `"extra"` (it registers migrations this list does not know).
+ * Why a checkpoint cannot be migrated, as anemoi-models decides it:
+ * - `"not-training"`: no `pytorch-lightning_version` (an inference checkpoint);
+ * - `"too-old"`: registered in an older compatibility group than the last one;
+ * - `"incompatible"`: no `migrations` key, or a first registered migration
+ *   that starts no compatibility group (anemoi-models: "Checkpoint is not
+ *   compatible");
+ * - `"extra"`: registered migrations that these scripts do not have at
+ *   their positions;
+ * - `"not-executable"`: a migration it needs has no `migrate` function.
  */
-export type IncompatibleReason = "not-training" | "too-old" | "extra";
+export type IncompatibleReason =
+  | "not-training"
+  | "too-old"
+  | "incompatible"
+  | "extra"
+  | "not-executable";
 
 /**
  * The checkpoint cannot be migrated with these migrations, as anemoi-models'

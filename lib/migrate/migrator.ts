@@ -20,11 +20,13 @@ import {
 } from "./registration.ts";
 
 /**
- * Where a checkpoint stands: `"up-to-date"`, `"pending"` (migrations to
- * run), `"too-old"` (it cannot be migrated past its compatibility group) or
- * `"extra"` (it registers migrations unknown to this list).
+ * Where a checkpoint stands, as anemoi-models' `inspect` and `sync` see it:
+ * `"up-to-date"`, `"pending"` (migrations to run), `"too-old"` (registered in
+ * an older compatibility group), `"incompatible"` (no `migrations` key, or a
+ * first registered migration that starts no group) or `"extra"` (registered
+ * migrations these scripts do not have at their positions).
  */
-export type MigrationStatus = "up-to-date" | "pending" | "too-old" | "extra";
+export type MigrationStatus = "up-to-date" | "pending" | "too-old" | "incompatible" | "extra";
 
 /**
  * What {@linkcode Migrator.plan} found for a checkpoint.
@@ -49,17 +51,20 @@ export type MigrationStatus = "up-to-date" | "pending" | "too-old" | "extra";
 export interface MigrationPlan {
   /** The outcome. */
   status: MigrationStatus;
-  /** The migrations registered in the checkpoint, in order. */
+  /** The migrations registered in the checkpoint, in order (extra ones included). */
   registered: RegisteredMigration[];
-  /** The migrations to run, in order (empty unless `"pending"`). */
+  /**
+   * The migrations to run, in order: for `"pending"`, and for `"extra"`,
+   * where anemoi-models lists them too but refuses to run them.
+   */
   missing: Migration[];
-  /** Registered names this list does not have in the checkpoint's group. */
+  /** Registered names that are extra, from the last registered backwards, as anemoi-models lists them. */
   extra: string[];
   /** Index of the checkpoint's compatibility group, when known. */
   group: number | undefined;
   /**
    * For `"too-old"`: the first anemoi-models version the checkpoint is not
-   * compatible with (use an older one), when known.
+   * compatible with (use an older one).
    */
   firstIncompatibleVersion: string | undefined;
   /** Registered migrations whose script changed since they ran (from the history signatures). */
@@ -89,10 +94,15 @@ export interface MigrationLog {
 }
 
 /**
- * Applies an ordered list of migrations. Final migrations split the list
- * into compatibility groups; a checkpoint's group is found from the first
- * migration it registers (none: the first group), and only checkpoints of
- * the last group can be migrated.
+ * Applies an ordered list of migrations, resolving them exactly as
+ * anemoi-models' `Migrator` does. Final migrations split the list into
+ * compatibility groups. A checkpoint can be migrated only when it belongs to
+ * the last group: its first registered migration is that group's first (or
+ * it registers none and there is one group). Its registered list is then
+ * compared position by position with the group's scripts: from the end
+ * backwards, registered names that differ from the script at their position
+ * are extra (and refused); going forwards, every script that differs from
+ * the registered name at its position runs, in order.
  *
  * @example Migrate a checkpoint and save it
  * ```ts
@@ -144,7 +154,9 @@ export class Migrator {
   /**
    * Works out what `root` (a decoded checkpoint) needs. Throws
    * {@linkcode IncompatibleCheckpointError} with reason `"not-training"`
-   * when it is not a training checkpoint; the other outcomes are statuses.
+   * when it is not a training checkpoint, and `"not-executable"` when a
+   * migration it needs has no `migrate` function; the other outcomes are
+   * statuses.
    */
   plan(root: unknown): MigrationPlan {
     if (!(root instanceof PyDict) || !root.has("pytorch-lightning_version")) {
@@ -161,7 +173,7 @@ export class Migrator {
       version: m.version ?? scripts.get(m.name)?.version,
     }));
     const plan: MigrationPlan = {
-      status: "too-old",
+      status: "incompatible",
       registered: registered ?? [],
       missing: [],
       extra: [],
@@ -170,144 +182,177 @@ export class Migrator {
       changed: [],
     };
     const last = this.groups.length - 1;
-    if (registered === undefined) {
-      plan.firstIncompatibleVersion = this.migrations[0]?.version;
-      return plan;
-    }
-    let group = 0;
-    if (registered.length > 0) {
-      const first = registered[0].name;
-      group = this.groups.findIndex((g) => g[0]?.name === first);
-      if (group < 0) group = this.groups.findIndex((g) => g.some((m) => m.name === first));
-    }
-    if (group < 0) {
-      const known = new Set(this.migrations.map((m) => m.name));
-      plan.extra = registered.map((m) => m.name).filter((name) => !known.has(name));
-      plan.status = "extra";
-      return plan;
-    }
+    const group = this.#group(registered);
     plan.group = group;
+    if (group === undefined) return plan;
     if (group < last) {
+      plan.status = "too-old";
       plan.firstIncompatibleVersion = this.groups[group + 1][0].version;
       return plan;
     }
     const migrations = this.groups[last];
-    const inGroup = new Set(migrations.map((m) => m.name));
-    const done = new Set(registered.map((m) => m.name));
-    plan.extra = registered.map((m) => m.name).filter((name) => !inGroup.has(name));
-    if (plan.extra.length > 0) {
-      plan.status = "extra";
-      return plan;
-    }
-    const digests = new Map(migrations.map((m) => [m.name, m]));
+    const signatures = new Map(migrations.map((m) => [m.name, m.signature]));
     for (const [name, signature] of historySignatures(root)) {
-      const migration = digests.get(name);
-      if (migration === undefined || plan.changed.includes(name)) continue;
-      if (signature !== migration.signature && signature !== migration.digest) {
+      const expected = signatures.get(name);
+      if (expected !== undefined && signature !== expected && !plan.changed.includes(name)) {
         plan.changed.push(name);
       }
     }
-    plan.missing = migrations.filter((m) => !done.has(m.name));
-    plan.status = plan.missing.length > 0 ? "pending" : "up-to-date";
+    const names = registered!.map((m) => m.name);
+    // Backwards from the last registered name: each one that is not the
+    // script at its position is extra, until one is.
+    for (let index = names.length - 1; index >= 0; index--) {
+      if (migrations[index]?.name === names[index]) break;
+      plan.extra.push(names[index]);
+    }
+    // Forwards: a script runs unless the registered name at its position,
+    // among the names before the extra ones, is its own.
+    const matched = names.length - plan.extra.length;
+    for (let index = 0; index < migrations.length; index++) {
+      const migration = migrations[index];
+      if (index < matched && migration.name === names[index]) continue;
+      if (migration.migrate === undefined) {
+        throw new IncompatibleCheckpointError(
+          "not-executable",
+          `Cannot migrate: migration ${migration.name} cannot be executed, it has no migrate function`,
+        );
+      }
+      plan.missing.push(migration);
+    }
+    plan.status = plan.extra.length > 0
+      ? "extra"
+      : plan.missing.length > 0
+      ? "pending"
+      : "up-to-date";
     return plan;
   }
 
   /**
-   * Opens the checkpoint at `path`, runs the missing migrations on it and
-   * returns it open, unsaved. The setups of all missing migrations run
-   * together before the one decode that applies their redirects. Throws
-   * {@linkcode IncompatibleCheckpointError} when the checkpoint is too old,
-   * has extra migrations or is not a training checkpoint.
+   * The compatibility group of a checkpoint registering `registered`
+   * (undefined: no `migrations` key), or undefined when it starts none.
+   */
+  #group(registered: readonly RegisteredMigration[] | undefined): number | undefined {
+    if (registered === undefined) return undefined;
+    if (registered.length === 0) return 0;
+    const first = registered[0].name;
+    // The last group first: a checkpoint of it is compatible.
+    for (let k = this.groups.length - 1; k >= 0; k--) {
+      if (this.groups[k][0]?.name === first) return k;
+    }
+    return undefined;
+  }
+
+  /**
+   * Opens the checkpoint at `path` and migrates it (see
+   * {@linkcode Migrator.migrate}); the checkpoint is returned open, unsaved.
    */
   async run(path: string, log: MigrationLog = {}): Promise<MigrationRun> {
-    let checkpoint = await Checkpoint.open(path);
+    const checkpoint = await Checkpoint.open(path);
     try {
-      const plan = this.plan(checkpoint.root);
-      this.#refuse(plan);
-      for (const name of plan.changed) {
-        log.warn?.(
-          `Your checkpoint has executed migration ${name}, but the script has changed. ` +
-            "Re-run the migrations if possible to use the new updated script.",
-        );
-      }
-      const redirected = new Map<string, PyGlobal>();
-      if (plan.missing.length === 0) return { checkpoint, plan, executed: [], redirected };
-
-      const context = new MigrationContext();
-      for (const migration of plan.missing) {
-        try {
-          migration.migrateSetup?.(context);
-        } catch (error) {
-          throw new MigrationError(
-            `Cannot run the setup of migration ${migration.name}: ${messageOf(error)}`,
-            { cause: error },
-          );
-        }
-      }
-      if (!context.isEmpty) {
-        // Decode again, now resolving moved and deleted globals.
-        checkpoint.close();
-        const findGlobal = context.findGlobal((from, to) => {
-          redirected.set(from, to);
-          log.debug?.(`redirect ${from} -> ${to.path}`);
-        });
-        checkpoint = await Checkpoint.open(path, { findGlobal });
-      }
-
-      let root = checkpoint.root as CkptType;
-      migrationHistory(root); // created before any migration runs, as anemoi does
-      for (const migration of plan.missing) {
-        if (migration.migrate === undefined) {
-          throw new MigrationError(
-            `Cannot run migration ${migration.name}: it has no migrate function`,
-          );
-        }
-        log.info?.(`running ${migration.name}`);
-        let result: unknown;
-        try {
-          result = await migration.migrate(root);
-        } catch (error) {
-          throw new MigrationError(
-            `Cannot run migration ${migration.name}: ${messageOf(error)}`,
-            { cause: error },
-          );
-        }
-        if (!(result instanceof PyDict)) {
-          throw new MigrationError(
-            `Cannot run migration ${migration.name}: migrate returned ${
-              result === undefined ? "nothing" : "a non-dict"
-            } (it must return the checkpoint)`,
-          );
-        }
-        root = result as CkptType;
-        registerMigration(root, migration);
-      }
-      checkpoint.root = root;
-      return { checkpoint, plan, executed: plan.missing, redirected };
+      return await this.migrate(checkpoint, log);
     } catch (error) {
       checkpoint.close();
       throw error;
     }
   }
 
-  #refuse(plan: MigrationPlan): void {
-    if (plan.status === "too-old") {
-      const hint = plan.firstIncompatibleVersion === undefined
-        ? ""
-        : `; use a version of anemoi-models < ${plan.firstIncompatibleVersion}`;
-      throw new IncompatibleCheckpointError(
+  /**
+   * Runs the missing migrations on an open checkpoint: its `root` is
+   * replaced by the migrated one, unsaved. The setups of all missing
+   * migrations run together; when they redirect anything, `data.pkl` is
+   * decoded again from the bytes read at open, with the redirects. Throws
+   * {@linkcode IncompatibleCheckpointError} when the checkpoint cannot be
+   * migrated (see {@linkcode Migrator.plan}).
+   */
+  async migrate(checkpoint: Checkpoint, log: MigrationLog = {}): Promise<MigrationRun> {
+    const plan = this.plan(checkpoint.root);
+    const refusal = planRefusal(plan);
+    if (refusal !== undefined) throw refusal;
+    for (const name of plan.changed) {
+      log.warn?.(
+        `Your checkpoint has executed migration ${name}, but the script has changed. ` +
+          "Re-run the migrations if possible to use the new updated script.",
+      );
+    }
+    const redirected = new Map<string, PyGlobal>();
+    if (plan.missing.length === 0) return { checkpoint, plan, executed: [], redirected };
+
+    const context = new MigrationContext();
+    for (const migration of plan.missing) {
+      try {
+        migration.migrateSetup?.(context);
+      } catch (error) {
+        throw new MigrationError(
+          `Cannot run the setup of migration ${migration.name}: ${messageOf(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    let root = checkpoint.root as CkptType;
+    if (!context.isEmpty) {
+      const findGlobal = context.findGlobal((from, to) => {
+        redirected.set(from, to);
+        log.debug?.(`redirect ${from} -> ${to.path}`);
+      });
+      root = checkpoint.decode({ findGlobal }) as CkptType;
+    }
+    migrationHistory(root); // checked and created before any migration runs, as anemoi does
+    for (const migration of plan.missing) {
+      log.info?.(`running ${migration.name}`);
+      let result: unknown;
+      try {
+        result = await migration.migrate!(root);
+      } catch (error) {
+        throw new MigrationError(
+          `Cannot run migration ${migration.name}: ${messageOf(error)}`,
+          { cause: error },
+        );
+      }
+      if (!(result instanceof PyDict)) {
+        throw new MigrationError(
+          `Cannot run migration ${migration.name}: migrate returned ${
+            result === undefined ? "nothing" : "a non-dict"
+          } (it must return the checkpoint)`,
+        );
+      }
+      root = result as CkptType;
+      registerMigration(root, migration);
+    }
+    checkpoint.root = root;
+    return { checkpoint, plan, executed: plan.missing, redirected };
+  }
+}
+
+/**
+ * The error `migrate` refuses a checkpoint of this plan with (one line), or
+ * undefined when it can be migrated.
+ */
+export function planRefusal(plan: MigrationPlan): IncompatibleCheckpointError | undefined {
+  switch (plan.status) {
+    case "too-old":
+      return new IncompatibleCheckpointError(
         "too-old",
-        `Cannot migrate: no compatible migration available, the checkpoint is too old${hint}`,
+        "Cannot migrate: no compatible migration available, the checkpoint is too old; " +
+          `use a version of anemoi-models < ${plan.firstIncompatibleVersion}`,
+      );
+    case "incompatible": {
+      const first = plan.registered[0]?.name;
+      return new IncompatibleCheckpointError(
+        "incompatible",
+        first === undefined
+          ? "Cannot migrate: the checkpoint is not compatible, it has no 'migrations' key " +
+            "(it predates anemoi-models' migrations)"
+          : "Cannot migrate: the checkpoint is not compatible, its first registered migration " +
+            `${first} starts no compatibility group of these scripts`,
       );
     }
-    if (plan.status === "extra") {
-      throw new IncompatibleCheckpointError(
+    case "extra":
+      return new IncompatibleCheckpointError(
         "extra",
-        `Cannot migrate: the checkpoint registers migrations these scripts do not have: ${
-          plan.extra.join(", ")
-        }`,
+        `Cannot migrate: the checkpoint registers extra migrations: ${plan.extra.join(", ")}`,
       );
-    }
+    default:
+      return undefined;
   }
 }
 

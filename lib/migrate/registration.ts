@@ -20,9 +20,6 @@ export const MIGRATION_METADATA_CLASS: PyGlobal = PyGlobal.of(
   "MigrationMetadata",
 );
 
-/** The history key ckptkit adds when a script pins an upstream signature. */
-export const CKPTKIT_SIGNATURE_KEY = "ckptkit_signature";
-
 /**
  * A migration registered in a checkpoint.
  */
@@ -136,13 +133,35 @@ export function migrationMetadataObject(metadata: MigrationMetadata): PyObject {
 
 /**
  * The history list `hyper_parameters.metadata.migrations.history`, created
- * (with any missing level) when absent, as anemoi-models does before it runs
- * migrations.
+ * when `migrations` or `history` is absent, as anemoi-models does before it
+ * runs migrations. anemoi-models fails with a `KeyError` when
+ * `hyper_parameters` or its `metadata` is missing; ckptkit refuses then,
+ * rather than invent the levels that a Lightning module's constructor would
+ * receive as arguments.
  */
 export function migrationHistory(root: CkptType): unknown[] {
-  const hyperParameters = childDict(root, "hyper_parameters", "the checkpoint");
-  const metadata = childDict(hyperParameters, "metadata", "hyper_parameters");
-  const migrations = childDict(metadata, "migrations", "hyper_parameters.metadata");
+  const hyperParameters = root.get("hyper_parameters");
+  if (!(hyperParameters instanceof PyDict)) {
+    throw new MigrationError(
+      `Cannot record migration history: the checkpoint has ${
+        hyperParameters === undefined ? "no" : "a non-dict"
+      } 'hyper_parameters'`,
+    );
+  }
+  const metadata = hyperParameters.get("metadata");
+  if (!(metadata instanceof PyDict)) {
+    throw new MigrationError(
+      `Cannot record migration history: hyper_parameters has ${
+        metadata === undefined ? "no" : "a non-dict"
+      } 'metadata'`,
+    );
+  }
+  const migrations = metadata.setdefault("migrations", new PyDict());
+  if (!(migrations instanceof PyDict)) {
+    throw new MigrationError(
+      "Cannot record migration history: hyper_parameters.metadata['migrations'] is not a dict",
+    );
+  }
   const history = migrations.setdefault("history", []);
   if (!Array.isArray(history)) {
     throw new MigrationError(
@@ -154,8 +173,7 @@ export function migrationHistory(root: CkptType): unknown[] {
 
 /**
  * The history entries already in the checkpoint, without creating anything:
- * `[name, signature]` pairs, the signature being ckptkit's own digest when
- * the entry has one.
+ * `[name, signature]` pairs of the entries that have both as strings.
  */
 export function historySignatures(root: unknown): Array<[string, string]> {
   let node: unknown = root;
@@ -167,18 +185,16 @@ export function historySignatures(root: unknown): Array<[string, string]> {
   for (const entry of node) {
     if (!(entry instanceof PyDict)) continue;
     const name = entry.get("name");
-    const signature = entry.get(CKPTKIT_SIGNATURE_KEY) ?? entry.get("signature");
+    const signature = entry.get("signature");
     if (typeof name === "string" && typeof signature === "string") pairs.push([name, signature]);
   }
   return pairs;
 }
 
 /**
- * Records that `migration` ran: appends `{name, metadata, signature}` to
- * `root["migrations"]` and `{type: "migrate", name, signature}` to the
- * history. When the script pins an upstream signature, the history entry
- * also keeps ckptkit's digest under `ckptkit_signature`, so a later change
- * of the port is still noticed.
+ * Records that `migration` ran, exactly as anemoi-models does: appends
+ * `{name, metadata, signature}` to `root["migrations"]` and
+ * `{type: "migrate", name, signature}` to the history.
  */
 export function registerMigration(root: CkptType, migration: Migration): void {
   const list = root.get("migrations");
@@ -194,19 +210,11 @@ export function registerMigration(root: CkptType, migration: Migration): void {
       ["signature", migration.signature],
     ]),
   );
-  const entry = new PyDict<string, unknown>([
-    ["type", "migrate"],
-    ["name", migration.name],
-    ["signature", migration.signature],
-  ]);
-  if (migration.signature !== migration.digest) entry.set(CKPTKIT_SIGNATURE_KEY, migration.digest);
-  migrationHistory(root).push(entry);
-}
-
-function childDict(parent: PyDict, key: string, where: string): PyDict<string, unknown> {
-  const child = parent.setdefault(key, new PyDict());
-  if (!(child instanceof PyDict)) {
-    throw new MigrationError(`Cannot record migration history: ${where}['${key}'] is not a dict`);
-  }
-  return child as PyDict<string, unknown>;
+  migrationHistory(root).push(
+    new PyDict<string, unknown>([
+      ["type", "migrate"],
+      ["name", migration.name],
+      ["signature", migration.signature],
+    ]),
+  );
 }
