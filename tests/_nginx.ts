@@ -1,5 +1,6 @@
 // Starts a real nginx on 127.0.0.1 serving a temporary folder, for the
 // remote-inspect tests. Its access log tells how many bytes it served.
+import { type OptionalTool, optionalTool, runs } from "./_tools.ts";
 
 export interface Nginx {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
@@ -11,16 +12,18 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-});
+// CKPTKIT_NGINX, else the nginx on PATH (root's PATH has /usr/sbin).
+const NGINX = Deno.env.get("CKPTKIT_NGINX") || "nginx";
+
+/** nginx, serving checkpoints over HTTP with range support. */
+export const nginx: OptionalTool = await optionalTool(
+  "nginx (nginx-light)",
+  "NGINX",
+  () => runs(NGINX, ["-v"]),
+);
 
 /** Whether to skip nginx tests: only when nginx is missing and not required (CI requires it). */
-export const skipNginx = NGINX === undefined && Deno.env.get("REQUIRE_NGINX") !== "1";
+export const skipNginx = nginx.ignore;
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -30,7 +33,7 @@ function freePort(): number {
 }
 
 export async function startNginx(): Promise<Nginx> {
-  if (NGINX === undefined) throw new Error("REQUIRE_NGINX=1 but nginx is not installed");
+  nginx.check();
   const dir = await Deno.makeTempDir({ prefix: "ckptkit-nginx-" });
   const root = `${dir}/www`;
   await Deno.mkdir(`${root}/norange`, { recursive: true });

@@ -1,6 +1,7 @@
 // `fix-order` end to end through cli.ts, in a scratch git repository.
 import assert from "node:assert/strict";
 import { cli, withTempDir } from "./_migrate_cli.ts";
+import { git as gitTool } from "./_tools.ts";
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { success, stdout, stderr } = await new Deno.Command("git", {
@@ -19,15 +20,6 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(stdout);
 }
 
-async function hasGit(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("git", { args: ["--version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
 const script = (version: string) =>
   `export const metadata = { versions: { migration: "1.0.0", "anemoi-models": "${version}" } };\n`;
 
@@ -39,8 +31,9 @@ async function names(dir: string): Promise<string[]> {
 
 Deno.test({
   name: "cli fix-order: scripts added on a branch move after the base branch's new one",
-  ignore: !(await hasGit()),
+  ignore: gitTool.ignore,
   async fn() {
+    gitTool.check();
     await withTempDir(async (repo) => {
       const dir = `${repo}/migrations`;
       await Deno.mkdir(dir);
@@ -95,8 +88,9 @@ Deno.test({
 
 Deno.test({
   name: "cli fix-order: outside git, or with an unknown base, it fails in one line",
-  ignore: !(await hasGit()),
+  ignore: gitTool.ignore,
   async fn() {
+    gitTool.check();
     await withTempDir(async (dir) => {
       const { code, stderr } = await cli(["fix-order", "--migrations", dir], {
         env: { GIT_CEILING_DIRECTORIES: dir },

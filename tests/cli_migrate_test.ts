@@ -1,6 +1,7 @@
 // `migrate` (alias `sync`) end to end through cli.ts: anemoi-models' test
 // scenarios, backups, --out, --dry-run, --json and errors.
 import assert from "node:assert/strict";
+import { script } from "./_tools.ts";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { cli, fileHash, fixture, scripts, withTempDir } from "./_migrate_cli.ts";
@@ -328,20 +329,11 @@ Deno.test("cli migrate: no colour codes off a terminal, --help, usage errors", a
   assert.match(badDir.stderr, /^ckptkit: \/nonexistent\/dir: Cannot read migrations folder/);
 });
 
-async function hasScript(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("script", { args: ["--version"], stdout: "null" })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "cli migrate: colours on a terminal, unless NO_COLOR or --no-color",
-  ignore: !(await hasScript()),
+  ignore: script.ignore,
   async fn() {
+    script.check();
     // util-linux `script` runs the command on a pseudo-terminal.
     const run = async (extra: string, env: Record<string, string>) => {
       const command = `"${Deno.execPath()}" run -A cli.ts migrate ${

@@ -6,11 +6,7 @@
 import assert from "node:assert/strict";
 import { writeZeroCheckpoint } from "./_big_checkpoint.ts";
 import { WRITEBACK_WINDOW } from "../lib/torch/_writeback.ts";
-
-const requireStrace = Deno.env.get("REQUIRE_STRACE") === "1";
-const hasStrace = Deno.build.os === "linux" &&
-  await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
-    .output().then((r) => r.success, () => false);
+import { strace } from "./_tools.ts";
 
 /** One system call of interest, in the order strace saw them finish. */
 interface Call {
@@ -64,6 +60,7 @@ async function tracedSave(
   strategy: string,
   { tensorBytes = 1 << 16, permissions = ["-A"], alsoTrace = [] as string[], plant = false } = {},
 ): Promise<TracedSave> {
+  strace.check();
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "ckptkit-durable-" }));
   try {
     // A library an untrusted model folder might ship under glibc's name.
@@ -120,7 +117,7 @@ async function tracedSave(
 for (const strategy of ["stream", "clone"]) {
   Deno.test({
     name: `a save (${strategy}) syncs the file before the rename and the folder after it`,
-    ignore: !hasStrace && !requireStrace,
+    ignore: strace.ignore,
     fn: async () => {
       const { calls, target } = await tracedSave(strategy);
       const folder = target.slice(0, target.lastIndexOf("/"));
@@ -150,7 +147,7 @@ function renameOnto(calls: Call[], target: string): { rename: number; temp: stri
 
 Deno.test({
   name: "a stream save starts the writeback of each window before the final sync",
-  ignore: !hasStrace && !requireStrace,
+  ignore: strace.ignore,
   fn: async () => {
     const { calls, target } = await tracedSave("stream", { tensorBytes: WRITEBACK_WINDOW });
     const { rename, temp } = renameOnto(calls, target);
@@ -166,7 +163,7 @@ Deno.test({
 
 Deno.test({
   name: "a save without --allow-ffi gives no writeback hints and still syncs",
-  ignore: !hasStrace && !requireStrace,
+  ignore: strace.ignore,
   fn: async () => {
     const { calls, target } = await tracedSave("stream", {
       tensorBytes: WRITEBACK_WINDOW,
@@ -181,7 +178,7 @@ Deno.test({
 for (const permissions of [["-A"], ["-A", "--deny-ffi=/nonexistent"]]) {
   Deno.test({
     name: `a save (${permissions.join(" ")}) never loads a libc.so.6 from the working folder`,
-    ignore: !hasStrace && !requireStrace,
+    ignore: strace.ignore,
     fn: async () => {
       const { calls, target, log, dir } = await tracedSave("stream", {
         tensorBytes: WRITEBACK_WINDOW,

@@ -15,6 +15,7 @@ import { LATIN1_WASM } from "../lib/pickle/_latin1_wasm.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
 import { unpickle } from "../lib/pickle/unpickler.ts";
 import { assemble, generatedModule } from "../tools/build_wasm.ts";
+import { wabt } from "./_tools.ts";
 
 // Input bytes per kernel call in lib/pickle/_latin1.ts.
 const CHUNK = 1 << 16;
@@ -136,14 +137,11 @@ Deno.test("large protocol 2 bytes round-trip through the codec", () => {
   }
 });
 
-const requireWabt = Deno.env.get("REQUIRE_WABT") === "1";
-const hasWabt = await new Deno.Command("wat2wasm", { args: ["--version"], stdout: "null" })
-  .output().then((r) => r.success, () => false);
-
 Deno.test({
   name: "the embedded WebAssembly is _latin1.wat assembled (deno task wasm)",
-  ignore: !hasWabt && !requireWabt,
+  ignore: wabt.ignore,
   fn: async () => {
+    wabt.check();
     const path = new URL("../lib/pickle/_latin1.wat", import.meta.url).pathname;
     const wasm = await assemble(path);
     const embedded = Uint8Array.from(atob(LATIN1_WASM), (c) => c.charCodeAt(0));

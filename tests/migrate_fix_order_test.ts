@@ -1,6 +1,7 @@
 // Migration order: the pure ordering rule, the registry of shipped scripts,
 // and a check that this repository's own new scripts sort last.
 import assert from "node:assert/strict";
+import { git, runs } from "./_tools.ts";
 import {
   addedMigrations,
   defaultBase,
@@ -60,23 +61,14 @@ Deno.test("the registry lists every shipped script, sorted, with current digests
   assert.equal(await renderRegistry(text, shipped), text, "migrations/mod.ts is not as generated");
 });
 
-async function hasGit(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("git", {
-      args: ["-C", root, "rev-parse", "--is-inside-work-tree"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
+// A copy of the project outside git (an unpacked archive) has no branches to compare.
+const inWorkTree = await runs("git", ["-C", root, "rev-parse", "--is-inside-work-tree"]);
 
 Deno.test({
   name: "this repository's new migration scripts sort after the base branch's",
-  ignore: !(await hasGit()),
+  ignore: git.ignore || (git.available && !inWorkTree),
   async fn() {
+    git.check();
     let base: string;
     try {
       base = await defaultBase(shipped);

@@ -1,6 +1,7 @@
 // The progress bar of long copies: drawn on a terminal's stderr only, never
 // with --quiet or on a pipe, and its line says bytes, MB/s and ETA.
 import assert from "node:assert/strict";
+import { script } from "./_tools.ts";
 import {
   formatBytes,
   formatDuration,
@@ -104,13 +105,12 @@ Deno.test("rewrite prints no progress on a pipe, and nothing at all with --quiet
 });
 
 // `script` runs the command on a pseudo-terminal, as an interactive shell would.
-const hasScript = await new Deno.Command("script", { args: ["--version"], stdout: "null" })
-  .output().then((o) => o.success, () => false);
 
 Deno.test({
   name: "rewrite draws the progress bar when stderr is a terminal",
-  ignore: !hasScript,
+  ignore: script.ignore,
   async fn() {
+    script.check();
     const dir = await Deno.makeTempDir();
     try {
       const input = `${dir}/in.ckpt`;

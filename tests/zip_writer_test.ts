@@ -8,9 +8,9 @@ import { readEntry, verifyEntryCrc } from "../lib/zip/read_entry.ts";
 import { BytesSource, FileSource, type RandomAccessSource } from "../lib/zip/source.ts";
 import { TorchZipWriter, type TorchZipWriterOptions } from "../lib/zip/torch_zip_writer.ts";
 import { buildZip } from "./_zip_builder.ts";
+import { python, torch } from "./_python.ts";
 
 const FIXTURE = new URL("./fixtures/layout_small.ckpt", import.meta.url);
-const PYTHON = "/usr/bin/python3";
 const enc = new TextEncoder();
 
 /** Runs `body` with a writer on a fresh temp file and returns the archive bytes. */
@@ -325,20 +325,6 @@ Deno.test("TorchZipWriter stops after a failed copy", async () => {
 
 // Reference archives written by real torch, when it is installed.
 
-const REQUIRE_TORCH = Deno.env.get("REQUIRE_TORCH") === "1";
-const HAS_TORCH = (() => {
-  try {
-    return new Deno.Command(PYTHON, {
-      args: ["-c", "import torch"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 const TORCH_SCRIPT = `
 import io, sys, torch
 out = sys.argv[1]
@@ -362,13 +348,13 @@ open(f"{out}/buffer.ckpt", "wb").write(buf.getvalue())
 `;
 
 Deno.test({
-  name: "TorchZipWriter matches archives written by real torch (needs /usr/bin/python3 with torch)",
-  ignore: !HAS_TORCH && !REQUIRE_TORCH,
+  name: "TorchZipWriter matches archives written by real torch (needs python3 with torch)",
+  ignore: torch.ignore,
   async fn() {
-    if (!HAS_TORCH) throw new Error(`REQUIRE_TORCH=1 but ${PYTHON} cannot import torch`);
+    torch.check();
     const dir = await Deno.makeTempDir();
     try {
-      const result = await new Deno.Command(PYTHON, { args: ["-c", TORCH_SCRIPT, dir] }).output();
+      const result = await new Deno.Command(python!, { args: ["-c", TORCH_SCRIPT, dir] }).output();
       assert.ok(result.success, new TextDecoder().decode(result.stderr));
       const names = [];
       for await (const item of Deno.readDir(dir)) names.push(item.name);
