@@ -120,6 +120,11 @@ Deno.test({
           stderr,
           /^ckptkit: http:\S+: fetched \d+ bytes of \d+ \([\d.]+%\) in \d+ range requests$/m,
         );
+        // --quiet drops the informational line; results still print.
+        const quiet = await runCli([...args, "--quiet"]);
+        assert.equal(quiet.code, exit);
+        assert.equal(quiet.stderr, "");
+        if (args[0] !== "check" && args[0] !== "verify") assert.equal(quiet.stdout, stdout);
       }
     });
   },

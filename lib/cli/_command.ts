@@ -12,6 +12,8 @@ export class UsageError extends Error {}
 export interface CommandContext {
   /** The file the current step works on; error messages start with it. */
   subject: string | undefined;
+  /** `--quiet`: no progress and no informational lines; results and errors still print. */
+  quiet: boolean;
 }
 
 /** One CLI command. */
@@ -22,19 +24,34 @@ export interface Command {
   run(args: string[], context: CommandContext): Promise<number>;
 }
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; multiple?: boolean; short?: string }
+>;
 
-const COMMON = { help: { type: "boolean" }, debug: { type: "boolean" } } as const;
+const COMMON = {
+  help: { type: "boolean" },
+  debug: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
 
-/** Parses `args` strictly; unknown options are usage errors. */
-export function parse<T extends OptionSpec>(args: string[], options: T) {
+/**
+ * Parses `args` strictly; unknown options are usage errors. Every command
+ * also takes `--help`, `--debug` and `--quiet` (`-q`), which sets
+ * `context.quiet`.
+ */
+export function parse<T extends OptionSpec>(args: string[], options: T, context?: CommandContext) {
   try {
-    return parseArgs({
+    const parsed = parseArgs({
       args,
       allowPositionals: true,
       strict: true,
       options: { ...options, ...COMMON },
     });
+    if (context !== undefined) {
+      context.quiet = (parsed.values as { quiet?: boolean }).quiet === true;
+    }
+    return parsed;
   } catch (error) {
     // node:util explains on further lines; one line is what users get.
     throw new UsageError((error as Error).message.split("\n")[0]);

@@ -17,13 +17,14 @@ Says in one line whether CKPT needs migrating, and exits accordingly.
 
 Options:
   --migrations DIR  use the <timestamp>_<name>.ts scripts in DIR, not the shipped ones
+  --quiet, -q       print nothing but errors: the exit code says it all
 
 Exit codes: 0 up to date, 1 migrations pending, 2 usage error or the
 checkpoint or scripts cannot be read, 3 it cannot be migrated (too old,
 not compatible, extra migrations, a needed script without a migrate
 function, or not a training checkpoint), as anemoi-models decides.`,
-  async run(args) {
-    const { values, positionals } = parse(args, { migrations: { type: "string" } });
+  async run(args, context) {
+    const { values, positionals } = parse(args, { migrations: { type: "string" } }, context);
     const path = onePath(positionals, "check");
     let subject: string | undefined = values.migrations;
     try {
@@ -32,9 +33,10 @@ function, or not a training checkpoint), as anemoi-models decides.`,
       const report = await inspectCheckpoint(path, { migrations });
       switch (report.status) {
         case "up-to-date":
-          console.log(`${path}: up to date`);
+          if (!context.quiet) console.log(`${path}: up to date`);
           return UP_TO_DATE;
         case "pending":
+          if (context.quiet) return PENDING;
           console.log(
             `${path}: ${plural(report.missing.length, "migration")} pending: ${
               report.missing.map((m) => m.name).join(", ")

@@ -19,6 +19,7 @@ Options:
   --migrations DIR          the scripts folder (default: the shipped migrations/)
   --anemoi-models VERSION   the anemoi-models release with the change (default: the
                             version of the folder's last script)
+  --quiet, -q               print nothing on success
 
 Exit codes: 0 created, 1 failure, 2 usage error.`,
   async run(args, context) {
@@ -27,7 +28,7 @@ Exit codes: 0 created, 1 failure, 2 usage error.`,
       final: { type: "boolean" },
       migrations: { type: "string" },
       "anemoi-models": { type: "string" },
-    });
+    }, context);
     if (positionals.length !== 1) throw new UsageError("create takes exactly one NAME");
     if (values.final && values["with-setup"]) {
       throw new UsageError(
@@ -41,6 +42,7 @@ Exit codes: 0 created, 1 failure, 2 usage error.`,
       withSetup: values["with-setup"],
       version: values["anemoi-models"],
     });
+    if (context.quiet) return 0;
     console.log(`Created migration ${result.path}`);
     if (result.registry) console.log(`Registered it in ${dir.replace(/\/?$/, "/")}mod.ts`);
     return 0;

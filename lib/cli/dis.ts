@@ -9,7 +9,7 @@ export const dis: Command = {
 Lists the opcodes of CKPT's data.pkl in the layout of python -m pickletools:
 offset, opcode, argument, indented by MARK. Nothing is decoded into objects.`,
   async run(args, context) {
-    const { positionals } = parse(args, {});
+    const { positionals } = parse(args, {}, context);
     const path = onePath(positionals, "dis");
     context.subject = path;
     const ckpt = await Checkpoint.open(path);

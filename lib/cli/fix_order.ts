@@ -16,17 +16,19 @@ registry is rewritten even when git cannot tell what was added).
 Options:
   --base REF        what to compare with (default: origin/main, else main)
   --migrations DIR  the scripts folder (default: the shipped migrations/)
+  --quiet, -q       print nothing on success
 
 Exit codes: 0 done, 1 failure (no git, unknown REF), 2 usage error.`,
   async run(args, context) {
     const { values, positionals } = parse(args, {
       base: { type: "string" },
       migrations: { type: "string" },
-    });
+    }, context);
     if (positionals.length > 0) throw new UsageError("fix-order takes no positional argument");
     const dir = values.migrations ?? defaultMigrationsDir();
     context.subject = dir;
     const result = await fixMigrationOrder(dir, values.base);
+    if (context.quiet) return 0;
     if (result.renamed.length === 0) console.log("No migration to rename.");
     for (const [from, to] of result.renamed) console.log(`Renaming ${from} to ${to}.`);
     if (result.registry) console.log(`Updated the registry ${dir.replace(/\/?$/, "/")}mod.ts`);

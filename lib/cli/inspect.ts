@@ -22,7 +22,7 @@ checkpoint, 2 usage error. See 'check' for an exit code per state.`,
       migrations: { type: "string" },
       json: { type: "boolean" },
       "no-color": { type: "boolean" },
-    });
+    }, context);
     const path = onePath(positionals, "inspect");
     const s = styles(values["no-color"]);
     context.subject = values.migrations;

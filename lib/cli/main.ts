@@ -20,7 +20,8 @@ Commands:
 ${lines.join("\n")}
 
 Run 'deno run -A cli.ts <command> --help' for a command's options.
-Every command takes --debug (stack traces on errors) and --help.
+Every command takes --help, --debug (stack traces on errors) and --quiet
+(-q: no progress or informational lines; results and errors still print).
 Exit codes: 0 success, 1 failure, 2 usage error.`;
 }
 
@@ -39,7 +40,7 @@ function reportRemoteUsage(): void {
 /** Runs the command line `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  const context: CommandContext = { subject: undefined };
+  const context: CommandContext = { subject: undefined, quiet: false };
   try {
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
       console.log(usage());
@@ -53,7 +54,7 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     const code = await command.run(rest, context);
-    reportRemoteUsage();
+    if (!context.quiet) reportRemoteUsage();
     return code;
   } catch (error) {
     if (error instanceof UsageError) {

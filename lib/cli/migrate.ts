@@ -19,6 +19,7 @@ import {
   parse,
   UsageError,
 } from "./_command.ts";
+import { stderrProgress } from "./_progress.ts";
 import {
   loadMigrations,
   plural,
@@ -59,6 +60,11 @@ Options:
   --no-verify       skip re-reading the written file before it replaces
                     anything (central directory, data.pkl, storage sizes, the
                     CRC-32 of new records); on by default
+  --quiet, -q       print nothing on success (no progress bar, no list of
+                    migrations; many files: only the failures, on stderr);
+                    --json still prints its document
+
+A progress bar is drawn on stderr while writing, when stderr is a terminal.
 
 Many checkpoints: give several files or folders. Folders contain the files
 ending in --ext (default .ckpt); --recursive also searches their subfolders.
@@ -92,7 +98,7 @@ files: any file failed), 2 usage error.`,
       "allow-dangerous-globals": { type: "boolean" },
       "lock-timeout": { type: "string" },
       "no-verify": { type: "boolean" },
-    });
+    }, context);
     const verify = !values["no-verify"];
     if (positionals.length === 0) throw new UsageError("migrate needs a checkpoint path");
     const log = stderrLog(values["log-level"]);
@@ -129,6 +135,7 @@ files: any file failed), 2 usage error.`,
         verify,
       }, {
         json: values.json,
+        quiet: context.quiet,
         s,
         shard,
         total: found.length,
@@ -137,19 +144,27 @@ files: any file failed), 2 usage error.`,
     }
     const path = positionals[0];
     context.subject = path;
-    const report = await migrateCheckpoint(path, {
-      migrations,
-      out: values.out,
-      dryRun: values["dry-run"],
-      log,
-      allowDangerousGlobals: values["allow-dangerous-globals"],
-      lockTimeoutMs,
-      verify,
-    });
+    const bar = stderrProgress("migrate", { quiet: context.quiet, json: values.json });
+    let report: MigrationReport;
+    try {
+      report = await migrateCheckpoint(path, {
+        migrations,
+        out: values.out,
+        dryRun: values["dry-run"],
+        log,
+        allowDangerousGlobals: values["allow-dangerous-globals"],
+        lockTimeoutMs,
+        verify,
+        onProgress: bar && ((progress) => bar.update(progress)),
+      });
+    } finally {
+      bar?.done();
+    }
     if (values.json) {
       console.log(JSON.stringify(report, (_key, value) => value ?? null));
       return 0;
     }
+    if (context.quiet) return 0;
     if (report.status === "up-to-date") {
       console.log("Your checkpoint is already compatible! No missing migration to execute.");
       return 0;
@@ -191,6 +206,7 @@ async function migrateMany(
   },
   output: {
     json?: boolean;
+    quiet: boolean;
     s: Styles;
     shard: Shard | undefined;
     total: number;
@@ -205,7 +221,10 @@ async function migrateMany(
     } catch (error) {
       result = { path, status: "failed", error: describeError(error, undefined) };
     }
-    if (!output.json) console.log(fileLine(result, s));
+    if (output.json) return result;
+    // Quiet: only the failures, on stderr, as errors are.
+    if (!output.quiet) console.log(fileLine(result, s));
+    else if (result.status === "failed") console.error(`ckptkit: ${result.path}: ${result.error}`);
     return result;
   });
   const count = (status: string) => results.filter((r) => r.status === status).length;
@@ -220,7 +239,7 @@ async function migrateMany(
   };
   if (output.json) {
     console.log(JSON.stringify({ summary, files: results }, (_key, value) => value ?? null));
-  } else {
+  } else if (!output.quiet) {
     const parts = [
       `${summary.migrated} migrated`,
       `${summary.up_to_date} up to date`,

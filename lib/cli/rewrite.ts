@@ -25,7 +25,7 @@ Options:
                      the storages; needs the same storages in the same order.
                      Default: clone when that is possible and the filesystem
                      clones (btrfs, XFS, ZFS, APFS), else stream.
-  --quiet            print nothing on success (no progress bar, no summary)
+  --quiet, -q        print nothing on success (no progress bar, no summary)
   --no-verify        skip re-reading the written file before it replaces PATH
                      (central directory, data.pkl, storage sizes, the CRC-32
                      of new records); on by default
@@ -35,9 +35,8 @@ A progress bar is drawn on stderr when it is a terminal.`,
     const { values, positionals } = parse(args, {
       out: { type: "string" },
       strategy: { type: "string" },
-      quiet: { type: "boolean" },
       "no-verify": { type: "boolean" },
-    });
+    }, context);
     const path = onePath(positionals, "rewrite");
     if (typeof values.out !== "string") throw new UsageError("rewrite needs --out PATH");
     const strategy = values.strategy ?? "auto";
@@ -54,7 +53,7 @@ A progress bar is drawn on stderr when it is a terminal.`,
       lock?.release();
       throw error;
     }
-    const bar = stderrProgress("rewrite", { quiet: values.quiet });
+    const bar = stderrProgress("rewrite", { quiet: context.quiet });
     try {
       context.subject = values.out;
       const result = await ckpt.save(values.out, {
@@ -63,7 +62,7 @@ A progress bar is drawn on stderr when it is a terminal.`,
         verify: !values["no-verify"],
       });
       bar?.done();
-      if (!values.quiet) {
+      if (!context.quiet) {
         console.log(
           `wrote ${result.path}: ${result.size} bytes, ${result.storages} storages, data.pkl ${result.pickleSize} bytes (${result.strategy})`,
         );

@@ -72,7 +72,7 @@ pickle's opcodes cannot be listed to the end.
 Options:
   --json          print one JSON document instead of the listing`,
   async run(args, context) {
-    const { values, positionals } = parse(args, { json: { type: "boolean" } });
+    const { values, positionals } = parse(args, { json: { type: "boolean" } }, context);
     const path = onePath(positionals, "scan");
     context.subject = path;
     const source = await openSource(path);

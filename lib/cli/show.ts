@@ -20,7 +20,7 @@ Options:
       depth: { type: "string" },
       "max-items": { type: "string" },
       json: { type: "boolean" },
-    });
+    }, context);
     const path = onePath(positionals, "show");
     const options = {
       depth: integerOption(values.depth, "depth"),

@@ -43,15 +43,16 @@ storages, big-endian data) do not fail unless --strict is given.
 
 Options:
   --json          print one JSON document instead of the summary
-  --strict        exit 1 on warnings too`,
+  --strict        exit 1 on warnings too
+  --quiet, -q     no progress and no summary: only the problems, on stderr`,
   async run(args, context) {
     const { values, positionals } = parse(args, {
       json: { type: "boolean" },
       strict: { type: "boolean" },
-    });
+    }, context);
     const path = onePath(positionals, "verify");
     context.subject = path;
-    const progress = !values.json && Deno.stderr.isTerminal();
+    const progress = !values.json && !context.quiet && Deno.stderr.isTerminal();
     let shown = 0;
     const report = await verifyCheckpoint(path, {
       onProgress: progress
@@ -74,11 +75,13 @@ Options:
         ? "OK"
         : [errors > 0 ? count(errors, "error") : "", warnings > 0 ? count(warnings, "warning") : ""]
           .filter((x) => x !== "").join(", ");
-      console.log(
-        `${path}: ${count(report.records, "record")}, ${size(report.bytes)}, ${
-          count(report.storages, "storage")
-        }, ${count(report.tensors, "tensor")}: ${verdict}`,
-      );
+      if (!context.quiet) {
+        console.log(
+          `${path}: ${count(report.records, "record")}, ${size(report.bytes)}, ${
+            count(report.storages, "storage")
+          }, ${count(report.tensors, "tensor")}: ${verdict}`,
+        );
+      }
     }
     return errors > 0 || (values.strict && warnings > 0) ? 1 : 0;
   },

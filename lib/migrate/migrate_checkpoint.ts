@@ -8,7 +8,7 @@
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { CheckpointError } from "../errors.ts";
 import { dangerousGlobals } from "../pickle/scan.ts";
-import { Checkpoint } from "../torch/checkpoint.ts";
+import { Checkpoint, type SaveProgress } from "../torch/checkpoint.ts";
 import {
   onInterrupt,
   reason,
@@ -64,6 +64,8 @@ export interface MigrateOptions {
    * the `verify` option of `Checkpoint.save`.
    */
   verify?: boolean;
+  /** Called as the migrated checkpoint is written, e.g. to draw a progress bar. */
+  onProgress?: (progress: SaveProgress) => void;
 }
 
 /** What {@linkcode migrateCheckpoint} did. */
@@ -161,7 +163,7 @@ async function migrateLocked(
       );
     }
     // --out naming the input itself is an in-place migration: keep a backup.
-    const saveOptions = { verify: options.verify };
+    const saveOptions = { verify: options.verify, onProgress: options.onProgress };
     if (options.out !== undefined && !await samePath(options.out, path)) {
       await checkpoint.save(options.out, saveOptions);
       report.output = options.out;
