@@ -29,6 +29,7 @@ export {
   CheckpointError,
   CkptkitError,
   KeyError,
+  NotAFileError,
   PickleError,
   RemoteError,
   UnsupportedFormatError,
@@ -132,12 +133,11 @@ export {
   slurmShard,
   takeShard,
 } from "./lib/migrate/batch.ts";
-export { type FileLock, lockFile, type LockOptions } from "./lib/migrate/file_lock.ts";
+export { type FileLock, lockFile, type LockOptions } from "./lib/torch/file_lock.ts";
+export { backupOf, backupPath } from "./lib/migrate/backup.ts";
 export {
-  backupPath,
   inspectCheckpoint,
   type InspectReport,
-  isBackupPath,
   migrateCheckpoint,
   type MigrateOptions,
   type MigrationReport,

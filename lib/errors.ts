@@ -76,3 +76,31 @@ export class RemoteError extends CkptkitError {
     this.name = "RemoteError";
   }
 }
+
+/**
+ * A path names something other than a regular file (a folder, a device, a
+ * FIFO, a socket) where ckptkit reads or replaces a file. Opening a FIFO
+ * would wait for a writer, and replacing a device node would destroy it.
+ */
+export class NotAFileError extends CkptkitError {
+  /** What the path names, e.g. `"a character device"`. */
+  readonly kind: string;
+  /** Creates the error for `action` (`"open"`, `"save"`) on a path naming `kind`. */
+  constructor(action: string, kind: string, options?: ErrorOptions) {
+    super(`Cannot ${action}: it is ${kind}, not a regular file`, options);
+    this.name = "NotAFileError";
+    this.kind = kind;
+  }
+}
+
+/** What `info` describes, for messages: `"a regular file"`, `"a FIFO"`, ... */
+export function fileKind(info: Deno.FileInfo): string {
+  if (info.isFile) return "a regular file";
+  if (info.isDirectory) return "a folder";
+  if (info.isSymlink) return "a symbolic link";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isFifo) return "a FIFO";
+  if (info.isSocket) return "a socket";
+  return "something else";
+}

@@ -91,6 +91,8 @@ async function tracedSave(
           "rename",
           "renameat",
           "renameat2",
+          "link",
+          "linkat",
           "sync_file_range",
           ...alsoTrace,
         ]}`,
@@ -121,12 +123,7 @@ for (const strategy of ["stream", "clone"]) {
     fn: async () => {
       const { calls, target } = await tracedSave(strategy);
       const folder = target.slice(0, target.lastIndexOf("/"));
-      const rename = calls.findIndex((c) =>
-        c.name.startsWith("rename") && c.paths.at(-1) === target
-      );
-      assert.ok(rename >= 0, `no rename onto ${target}: ${JSON.stringify(calls)}`);
-      const temp = calls[rename].paths[0];
-      assert.match(temp, /\.ckptkit-tmp$/);
+      const { rename, temp } = renameOnto(calls, target);
       const syncs = (path: string) => (c: Call) =>
         /^f(data)?sync$/.test(c.name) && c.paths[0] === path;
       assert.ok(
@@ -138,11 +135,19 @@ for (const strategy of ["stream", "clone"]) {
   });
 }
 
-/** The index of the rename onto `target` and the temporary file it renamed. */
+/**
+ * The index of the call that puts the temporary file in place at `target`
+ * (a rename over an existing file, or a link creating a new one, which
+ * never replaces a file another process created meanwhile), and that file.
+ */
 function renameOnto(calls: Call[], target: string): { rename: number; temp: string } {
-  const rename = calls.findIndex((c) => c.name.startsWith("rename") && c.paths.at(-1) === target);
-  assert.ok(rename >= 0, `no rename onto ${target}: ${JSON.stringify(calls)}`);
-  return { rename, temp: calls[rename].paths[0] };
+  const rename = calls.findIndex((c) =>
+    (c.name.startsWith("rename") || c.name.startsWith("link")) && c.paths.at(-1) === target
+  );
+  assert.ok(rename >= 0, `no rename or link onto ${target}: ${JSON.stringify(calls)}`);
+  const temp = calls[rename].paths.find((p) => p.endsWith(".ckptkit-tmp"));
+  assert.ok(temp !== undefined, `not from a temporary file: ${JSON.stringify(calls[rename])}`);
+  return { rename, temp };
 }
 
 Deno.test({

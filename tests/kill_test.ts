@@ -1,8 +1,11 @@
 // SIGKILL `migrate` at seeded random moments: afterwards the original is
-// byte-identical, or the migration completed and the backup holds the
-// original; no temporary file is visible under the checkpoint's name. A
-// hidden `.last.ckpt.*.ckptkit-tmp` may remain (nothing can run on SIGKILL):
-// the next migrate removes it, as no live process holds it locked.
+// byte-identical (and no backup is visible), or the migration completed and
+// the original is kept, as the backup or as a hidden pending backup when the
+// kill came between the replace and the backup's naming. Only hidden files
+// may remain (`.last.ckpt.*.ckptkit-tmp`, `.last.ckpt.*.ckptkit-backup`;
+// nothing can run on SIGKILL): the next migrate removes the temporary file
+// and removes or names the pending backup, so it ends with exactly the
+// migrated checkpoint and one backup, never a second one (`_1`).
 //
 // KILL_SEED and KILL_RUNS (per checkpoint size) widen the search locally.
 import assert from "node:assert/strict";
@@ -17,7 +20,8 @@ const scripts = new URL("./migrations/first_group", import.meta.url).pathname;
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const seed = Number(Deno.env.get("KILL_SEED") ?? 20250629);
 const runs = Number(Deno.env.get("KILL_RUNS") ?? 0);
-const HIDDEN_TEMP = /^\.last\.ckpt\.\d+\.ckptkit-tmp$/;
+const HIDDEN_TEMP = /^\.last\.ckpt\.[0-9a-f]{12}\.ckptkit-tmp$/;
+const PENDING_BACKUP = /^\.last\.ckpt\.[0-9a-f]{12}\.ckptkit-backup$/;
 
 /** mulberry32: a small seeded generator, so a failing kill point can be replayed. */
 function random(state: number): () => number {
@@ -49,18 +53,25 @@ async function checkAfterKill(
 ): Promise<"untouched" | "migrated"> {
   const path = `${dir}/last.ckpt`;
   const names = [...Deno.readDirSync(dir)].map((e) => e.name);
-  const visible = names.filter((n) => !HIDDEN_TEMP.test(n)).sort();
+  const pending = names.filter((n) => PENDING_BACKUP.test(n));
+  const visible = names.filter((n) => !HIDDEN_TEMP.test(n) && !PENDING_BACKUP.test(n)).sort();
   assert.ok(
     visible.every((n) => n === "last.ckpt" || n === "last-v0.ckpt"),
     `${where}: unexpected files ${visible}`,
   );
   assert.ok(visible.includes("last.ckpt"), `${where}: the checkpoint is gone`);
+  assert.ok(pending.length <= 1, `${where}: several pending backups ${pending}`);
   const hasBackup = visible.includes("last-v0.ckpt");
   if (hasBackup) {
     assert.equal(await fileHash(`${dir}/last-v0.ckpt`), original, `${where}: backup differs`);
   }
-  if (await fileHash(path) === original) return "untouched";
-  assert.ok(hasBackup, `${where}: migrated without a backup`);
+  if (await fileHash(path) === original) {
+    assert.ok(!hasBackup, `${where}: a backup of a checkpoint that was not migrated`);
+    return "untouched";
+  }
+  const kept = hasBackup || (pending.length === 1 &&
+    await fileHash(`${dir}/${pending[0]}`) === original);
+  assert.ok(kept, `${where}: migrated without keeping the original`);
   const report = await verifyCheckpoint(path);
   assert.deepEqual(report.problems, [], where);
   const ckpt = await Checkpoint.open(path);
@@ -70,12 +81,13 @@ async function checkAfterKill(
   return "migrated";
 }
 
-/** The next migrate completes and leaves no hidden temporary file. */
-async function checkRecovery(dir: string, where: string): Promise<void> {
+/** The next migrate completes: the migrated checkpoint, one backup of the original, nothing else. */
+async function checkRecovery(dir: string, original: string, where: string): Promise<void> {
   const { code, stderr } = await migrate(`${dir}/last.ckpt`).output();
   assert.equal(code, 0, `${where}: ${new TextDecoder().decode(stderr)}`);
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  assert.ok(!names.some((n) => HIDDEN_TEMP.test(n)), `${where}: stale temp kept: ${names}`);
+  assert.deepEqual(names, ["last-v0.ckpt", "last.ckpt"], `${where}: after the next migrate`);
+  assert.equal(await fileHash(`${dir}/last-v0.ckpt`), original, `${where}: backup differs`);
 }
 
 async function killRuns(options: {
@@ -86,7 +98,12 @@ async function killRuns(options: {
   killAt: (next: () => number, dir: string) => Promise<void>;
 }): Promise<Record<string, number>> {
   const next = random(seed);
-  const outcomes: Record<string, number> = { untouched: 0, migrated: 0, "temp left": 0 };
+  const outcomes: Record<string, number> = {
+    untouched: 0,
+    migrated: 0,
+    "temp left": 0,
+    "backup pending": 0,
+  };
   const template = await Deno.makeTempFile({ suffix: ".ckpt" });
   await options.make(template);
   const original = await fileHash(template);
@@ -105,9 +122,10 @@ async function killRuns(options: {
         }
         await child.output();
         outcomes[await checkAfterKill(dir, original, where)]++;
-        const left = Array.from(Deno.readDirSync(dir)).some((e) => HIDDEN_TEMP.test(e.name));
-        if (left) outcomes["temp left"]++;
-        await checkRecovery(dir, where);
+        const left = Array.from(Deno.readDirSync(dir)).map((e) => e.name);
+        if (left.some((n) => HIDDEN_TEMP.test(n))) outcomes["temp left"]++;
+        if (left.some((n) => PENDING_BACKUP.test(n))) outcomes["backup pending"]++;
+        await checkRecovery(dir, original, where);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }

@@ -7,9 +7,12 @@ import {
   takeShard,
 } from "../lib/migrate/batch.ts";
 import { runCli } from "./_cli.ts";
+import { Migrator } from "../lib/migrate/migrator.ts";
+import { loadMigrationsFromDir } from "../lib/migrate/registry.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
 const scripts = new URL("./migrations/first_group", import.meta.url).pathname;
+const firstGroup = await loadMigrationsFromDir(scripts);
 
 Deno.test("shards of a file list are disjoint and cover it", () => {
   const files = Array.from({ length: 500 }, (_, i) => `/exp/run${i % 17}/epoch_${i}.ckpt`);
@@ -76,7 +79,13 @@ async function tree(): Promise<string> {
   await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/last.ckpt`);
   await Deno.copyFile(fixture("migration_after_foo.ckpt"), `${dir}/run1/sub/epoch_2.ckpt`);
   await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/last-v1.ckpt`);
-  await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/last-v0.9.0-3.ckpt`);
+  // A backup, as migrate writes it: registering 3 migrations, the last of 0.9.0.
+  const run = await new Migrator(firstGroup.slice(0, 3)).run(fixture("migration_empty.ckpt"));
+  await run.checkpoint.save(`${dir}/run1/last-v0.9.0-3.ckpt`);
+  run.checkpoint.close();
+  // Names that only look like backups: checkpoints to migrate.
+  await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/resnet-v1-50.ckpt`);
+  await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/resnet.ckpt`);
   await Deno.copyFile(fixture("migration_empty.ckpt"), `${dir}/run1/.hidden.ckpt`);
   await Deno.writeTextFile(`${dir}/run1/notes.txt`, "not a checkpoint");
   return dir;
@@ -86,13 +95,25 @@ Deno.test("findCheckpoints walks folders, skipping hidden files and migrate's ba
   const dir = await tree();
   try {
     assert.deepEqual(await findCheckpoints([dir]), []);
-    assert.deepEqual(await findCheckpoints([`${dir}/run1`]), [
-      `${dir}/run1/last-v1.ckpt`,
-      `${dir}/run1/last.ckpt`,
-    ]);
+    const skipped: [string, string][] = [];
+    assert.deepEqual(
+      await findCheckpoints([`${dir}/run1`], { onSkip: (path, why) => skipped.push([path, why]) }),
+      [
+        `${dir}/run1/last-v1.ckpt`,
+        `${dir}/run1/last.ckpt`,
+        `${dir}/run1/resnet-v1-50.ckpt`,
+        `${dir}/run1/resnet.ckpt`,
+      ],
+    );
+    assert.deepEqual(skipped, [[
+      `${dir}/run1/last-v0.9.0-3.ckpt`,
+      "a backup of last.ckpt (3 migrations, the last of v0.9.0 registered)",
+    ]]);
     assert.deepEqual(await findCheckpoints([dir], { recursive: true }), [
       `${dir}/run1/last-v1.ckpt`,
       `${dir}/run1/last.ckpt`,
+      `${dir}/run1/resnet-v1-50.ckpt`,
+      `${dir}/run1/resnet.ckpt`,
       `${dir}/run1/sub/epoch_2.ckpt`,
     ]);
     const withBackups = await findCheckpoints([dir], { recursive: true, includeBackups: true });
@@ -123,16 +144,33 @@ Deno.test("migrate of a folder reports each file and continues past failures", a
     ]);
     assert.equal(code, 1);
     const lines = stdout.trimEnd().split("\n");
-    assert.equal(lines.length, 5);
+    assert.equal(lines.length, 8);
     assert.match(stdout, /^failed +\S+bad\.ckpt: Cannot migrate: .*dummy$/m);
     assert.match(stdout, /^migrated +\S+run1\/last\.ckpt: 4 migrations, backup \S+last-v0\.ckpt$/m);
+    assert.match(
+      stdout,
+      /^migrated +\S+resnet-v1-50\.ckpt: 4 migrations, backup \S+resnet-v1-50-v0\.ckpt$/m,
+    );
     assert.match(stdout, /^migrated +\S+epoch_2\.ckpt: 3 migrations, backup /m);
-    assert.equal(lines.at(-1), "4 files: 3 migrated, 0 up to date, 1 failed");
+    assert.match(
+      stdout,
+      /^skipped +\S+last-v0\.9\.0-3\.ckpt: a backup of last\.ckpt \(3 migrations/m,
+    );
+    assert.equal(lines.at(-1), "6 files: 5 migrated, 0 up to date, 1 failed, 1 skipped (backups)");
     const again = await runCli(["migrate", dir, "--recursive", "--migrations", scripts, "--json"]);
     const report = JSON.parse(again.stdout);
-    assert.equal(report.summary.up_to_date, 3);
+    assert.equal(report.summary.up_to_date, 5);
     assert.equal(report.summary.failed, 1);
-    assert.equal(report.files.length, 4);
+    assert.equal(report.files.length, 6);
+    // The backups of the first run, and the one there before.
+    assert.deepEqual(report.skipped.map((s: { path: string }) => s.path.slice(dir.length)), [
+      "/run1/last-v0.9.0-3.ckpt",
+      "/run1/last-v0.ckpt",
+      "/run1/last-v1-v0.ckpt",
+      "/run1/resnet-v0.ckpt",
+      "/run1/resnet-v1-50-v0.ckpt",
+      "/run1/sub/epoch_2-vx.x.x-1.ckpt",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

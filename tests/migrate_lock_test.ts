@@ -1,6 +1,6 @@
 // Two migrate runs on one checkpoint never both write it.
 import assert from "node:assert/strict";
-import { lockFile } from "../lib/migrate/file_lock.ts";
+import { lockFile } from "../lib/torch/file_lock.ts";
 import { runCli } from "./_cli.ts";
 
 const fixture = new URL("./fixtures/migration_empty.ckpt", import.meta.url).pathname;

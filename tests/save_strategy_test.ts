@@ -330,7 +330,7 @@ Deno.test("auto clones unchanged storages only where the filesystem clones", asy
   });
 });
 
-Deno.test("a stale checkpoint object does not clone the file that replaced its source", async () => {
+Deno.test("a stale checkpoint object does not overwrite the file that replaced its source", async () => {
   await withTemp(async (dir) => {
     const path = `${dir}/model.ckpt`;
     await writeZeroCheckpoint(path, { tensors: 5, tensorBytes: 8 << 20 });
@@ -343,7 +343,12 @@ Deno.test("a stale checkpoint object does not clone the file that replaced its s
         ckpt.save(path, { strategy: "clone" }),
         /Cannot clone checkpoint: the source file was replaced/,
       );
-      assert.equal((await ckpt.save(path)).strategy, "stream");
+      // Nor streams over it: what it read is older than what is there now.
+      await assert.rejects(
+        ckpt.save(path),
+        /^CheckpointError: Cannot save: the file was replaced since the checkpoint was read from it; the file there is kept, nothing was written$/,
+      );
+      assert.equal((await ckpt.save(`${dir}/elsewhere.ckpt`)).strategy, "stream");
     } finally {
       ckpt.close();
     }

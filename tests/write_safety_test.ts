@@ -9,11 +9,11 @@ import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
 import { verifyCheckpoint } from "../lib/torch/verify.ts";
 import { checkWritten } from "../lib/torch/_check_written.ts";
-import { removeStaleTemps, tempPathBeside } from "../lib/torch/_atomic_write.ts";
+import { createHidden, removeStaleTemps, TEMP_SUFFIX } from "../lib/torch/_atomic_write.ts";
 import { writeBigTraining, writeZeroCheckpoint } from "./_big_checkpoint.ts";
 import { fileHash } from "./_migrate_cli.ts";
 import { runCli } from "./_cli.ts";
-import { lockFile } from "../lib/migrate/file_lock.ts";
+import { lockFile } from "../lib/torch/file_lock.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 const scripts = new URL("./migrations/first_group", import.meta.url).pathname;
@@ -183,10 +183,14 @@ Deno.test("a stale temporary file is removed by the next save unless a live save
   await withDir(async (dir) => {
     const path = `${dir}/last.ckpt`;
     await Deno.copyFile(`${fixtures}state_dict.ckpt`, path);
-    const stale = tempPathBeside(path);
-    await Deno.writeTextFile(stale, "left by a SIGKILL");
-    const live = tempPathBeside(path);
-    await Deno.writeTextFile(live, "being written");
+    const hidden = async (text: string) => {
+      const { path: temp, file } = await createHidden(path, TEMP_SUFFIX);
+      file.close();
+      await Deno.writeTextFile(temp, text);
+      return temp;
+    };
+    const stale = await hidden("left by a SIGKILL");
+    const live = await hidden("being written");
     const held = await Deno.open(live, { read: true });
     await held.lock(true);
     const other = `${dir}/.other.ckpt.123.ckptkit-tmp`;
@@ -290,7 +294,7 @@ Deno.test({
   },
 });
 
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
   Deno.test(`${signal} to migrate mid-write removes the temp file and the backup`, async () => {
     await withDir(async (dir) => {
       const path = `${dir}/last.ckpt`;

@@ -72,8 +72,10 @@ Each file is migrated in place with its backup, --jobs N at a time (default 1);
 a failing file does not stop the others. One line per file, then a summary.
   --recursive       search subfolders of the folders given
   --ext EXT         file name ending of checkpoints in folders (default .ckpt)
-  --include-backups also take the backups migrate made ({stem}-v...-N.ckpt) from
-                    folders; they are skipped by default
+  --include-backups also take the backups migrate made from folders; they are
+                    skipped by default, and listed as skipped: a backup is
+                    {stem}-v{version}-{count}.ckpt (or {stem}-v0.ckpt) beside
+                    {stem}.ckpt, registering that many migrations
   --jobs N          migrate N files at a time (default 1)
   --shard i/n       migrate only shard i of n (0 <= i < n): a stable split of the
                     files for job arrays; inside a Slurm job array the shard comes
@@ -118,10 +120,12 @@ files: any file failed), 2 usage error.`,
     context.subject = values.migrations;
     const migrations = await loadMigrations(values.migrations);
     if (batch) {
+      const skipped: { path: string; status: "skipped"; reason: string }[] = [];
       const found = await findCheckpoints(positionals, {
         recursive: values.recursive,
         ext: values.ext,
         includeBackups: values["include-backups"],
+        onSkip: (path, reason) => skipped.push({ path, status: "skipped", reason }),
       });
       const files = shard === undefined ? found : takeShard(found, shard, values.ext);
       const allowDangerousGlobals = values["allow-dangerous-globals"];
@@ -135,6 +139,9 @@ files: any file failed), 2 usage error.`,
         verify,
       }, {
         json: values.json,
+        skipped: shard === undefined
+          ? skipped
+          : skipped.filter((x) => takeShard([x.path], shard, values.ext).length === 1),
         quiet: context.quiet,
         s,
         shard,
@@ -207,6 +214,7 @@ async function migrateMany(
   output: {
     json?: boolean;
     quiet: boolean;
+    skipped: { path: string; status: "skipped"; reason: string }[];
     s: Styles;
     shard: Shard | undefined;
     total: number;
@@ -228,8 +236,12 @@ async function migrateMany(
     return result;
   });
   const count = (status: string) => results.filter((r) => r.status === status).length;
+  if (!output.json && !output.quiet) {
+    for (const { path, reason } of output.skipped) console.log(`skipped     ${path}: ${reason}`);
+  }
   const summary = {
     files: results.length,
+    skipped: output.skipped.length,
     migrated: count("migrated"),
     up_to_date: count("up-to-date"),
     dry_run: count("dry-run"),
@@ -238,13 +250,19 @@ async function migrateMany(
     found: output.total,
   };
   if (output.json) {
-    console.log(JSON.stringify({ summary, files: results }, (_key, value) => value ?? null));
+    console.log(
+      JSON.stringify(
+        { summary, files: results, skipped: output.skipped },
+        (_key, value) => value ?? null,
+      ),
+    );
   } else if (!output.quiet) {
     const parts = [
       `${summary.migrated} migrated`,
       `${summary.up_to_date} up to date`,
       ...(summary.dry_run > 0 ? [`${summary.dry_run} would migrate`] : []),
       `${summary.failed} failed`,
+      ...(summary.skipped > 0 ? [`${summary.skipped} skipped (backups)`] : []),
     ];
     const where = output.shard === undefined
       ? ""

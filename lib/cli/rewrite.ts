@@ -1,7 +1,5 @@
 // `rewrite`: decode, re-encode and rewrite a checkpoint without migrating it.
-import { resolve } from "node:path";
-import { CheckpointError } from "../errors.ts";
-import { type FileLock, lockFile } from "../migrate/file_lock.ts";
+import { type FileLock, lockFile } from "../torch/file_lock.ts";
 import { Checkpoint, type SaveStrategy } from "../torch/checkpoint.ts";
 import { type Command, onePath, parse, UsageError } from "./_command.ts";
 import { stderrProgress } from "./_progress.ts";
@@ -44,8 +42,14 @@ A progress bar is drawn on stderr when it is a terminal.`,
       throw new UsageError(`--strategy must be stream or clone, got '${strategy}'`);
     }
     context.subject = path;
-    // In place: wait for (or refuse) a migrate holding the file, then read it.
-    const lock = resolve(values.out) === resolve(path) ? await lockInPlace(path) : undefined;
+    // In place (by any name of the file): wait for (or refuse) a migrate
+    // holding the file, then read what it wrote.
+    const [input, output] = await Promise.all(
+      [path, values.out].map((p) => Deno.stat(p).catch(() => undefined)),
+    );
+    const inPlace = input !== undefined && output !== undefined && input.ino !== null &&
+      input.ino === output.ino && input.dev === output.dev;
+    const lock = inPlace ? await lockInPlace(path) : undefined;
     let ckpt: Checkpoint;
     try {
       ckpt = await Checkpoint.open(path);
@@ -76,11 +80,6 @@ A progress bar is drawn on stderr when it is a terminal.`,
   },
 };
 
-async function lockInPlace(path: string): Promise<FileLock> {
-  try {
-    return await lockFile(path);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("Cannot migrate:")) throw error;
-    throw new CheckpointError(error.message.replace(/^Cannot migrate:/, "Cannot rewrite:"));
-  }
+function lockInPlace(path: string): Promise<FileLock> {
+  return lockFile(path, { action: "rewrite" });
 }

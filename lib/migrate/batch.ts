@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { isBackupPath } from "./migrate_checkpoint.ts";
+import { backupOf } from "./backup.ts";
 import { MigrationError } from "./migration_error.ts";
 
 /** Options for {@linkcode findCheckpoints}. */
@@ -17,12 +17,15 @@ export interface FindOptions {
   ext?: string;
   /** Also take backups made by migrate (`{stem}-v{version}-{count}.ckpt`) from folders. */
   includeBackups?: boolean;
+  /** Told of each file of a folder left out, and why (a backup of which checkpoint). */
+  onSkip?: (path: string, why: string) => void;
 }
 
 /**
  * The checkpoint files named by `paths`: files as given, and the files
  * ending in `ext` inside folders (sorted; hidden names, ckptkit's temporary
- * files and migrate's backups skipped), without duplicates, in a stable order.
+ * files and migrate's backups skipped, see {@linkcode backupOf}), without
+ * duplicates, in a stable order.
  */
 export async function findCheckpoints(
   paths: readonly string[],
@@ -45,7 +48,9 @@ export async function findCheckpoints(
       if (entry.name.startsWith(".")) continue;
       const path = join(dir, entry.name);
       if (entry.isFile && entry.name.endsWith(ext)) {
-        if (options.includeBackups || !isBackupPath(path)) add(path);
+        const backup = options.includeBackups ? undefined : await backupOf(path);
+        if (backup === undefined) add(path);
+        else options.onSkip?.(path, backup);
       } else if (entry.isDirectory && options.recursive) {
         await walk(path);
       }

@@ -5,24 +5,21 @@
  * @module
  */
 
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { CheckpointError } from "../errors.ts";
+import { basename } from "node:path";
+import { CheckpointError, CkptkitError } from "../errors.ts";
 import { dangerousGlobals } from "../pickle/scan.ts";
 import { Checkpoint, type SaveProgress } from "../torch/checkpoint.ts";
-import {
-  onInterrupt,
-  reason,
-  removeStaleTemps,
-  syncFolder,
-  tempPathBeside,
-} from "../torch/_atomic_write.ts";
-import { kernelCopy } from "../torch/_kernel_copy.ts";
+import { reason, removeStaleTemps, saveError } from "../torch/_atomic_write.ts";
+import { resolveSaveTarget, sameFile, type SaveTarget } from "../torch/_save_target.ts";
+import { type FileLock, lockFile } from "../torch/file_lock.ts";
+import { FileSource } from "../zip/source.ts";
+import { backupPath, type PendingBackup, pendingBackup, recoverBackups } from "./backup.ts";
 import type { Migration } from "./migration.ts";
-import { lockFile } from "./file_lock.ts";
 import { MigrationError } from "./migration_error.ts";
 import {
   type MigrationLog,
   type MigrationPlan,
+  type MigrationRun,
   type MigrationStatus,
   Migrator,
   planRefusal,
@@ -120,18 +117,24 @@ export async function migrateCheckpoint(
   const migrator = options.migrations instanceof Migrator
     ? options.migrations
     : new Migrator(options.migrations);
+  if (options.dryRun) return await migrateLocked(path, migrator, options, undefined);
   // Held while reading and writing, so a second process waits, then reads
   // the migrated file (and finds nothing to do) instead of migrating twice.
-  const lock = options.dryRun ? undefined : await lockFile(path, {
-    timeoutMs: options.lockTimeoutMs,
-  });
+  let lock: FileLock;
   try {
-    // A save killed outright (SIGKILL, power loss) leaves its hidden
-    // temporary file; with the lock held, no live save of ours owns one.
-    if (lock !== undefined) await removeStaleTemps(path);
-    return await migrateLocked(path, migrator, options);
+    lock = await lockFile(path, { timeoutMs: options.lockTimeoutMs, action: "migrate" });
+  } catch (error) {
+    throw error instanceof CheckpointError ? new MigrationError(error.message) : error;
+  }
+  try {
+    // A migrate killed outright (SIGKILL, power loss) leaves its hidden
+    // temporary file and maybe a pending backup; with the lock held, no
+    // live migrate of ours owns them.
+    await removeStaleTemps(lock.path);
+    await recoverBackups(lock.path);
+    return await migrateLocked(path, migrator, options, lock);
   } finally {
-    lock?.release();
+    lock.release();
   }
 }
 
@@ -139,9 +142,24 @@ async function migrateLocked(
   path: string,
   migrator: Migrator,
   options: MigrateOptions,
+  lock: FileLock | undefined,
 ): Promise<MigrationReport> {
-  const run = await migrator.run(path, options.log);
-  const { checkpoint, plan, executed } = run;
+  const checkpoint = await Checkpoint.open(path);
+  let run: MigrationRun;
+  try {
+    const source = checkpoint.source;
+    // The file read must be the file locked (and not swapped between the two).
+    if (lock !== undefined && source instanceof FileSource && !sameFile(source.opened, lock.info)) {
+      throw new MigrationError(
+        "Cannot migrate: another process replaced the checkpoint while it was opened; try again",
+      );
+    }
+    run = await migrator.migrate(checkpoint, options.log);
+  } catch (error) {
+    checkpoint.close();
+    throw error;
+  }
+  const { plan, executed } = run;
   const report: MigrationReport = {
     path,
     status: executed.length === 0 ? "up-to-date" : options.dryRun ? "dry-run" : "migrated",
@@ -162,47 +180,60 @@ async function migrateLocked(
         }) that run code when Python loads it; pass --allow-dangerous-globals to migrate it anyway`,
       );
     }
-    // --out naming the input itself is an in-place migration: keep a backup.
-    const saveOptions = { verify: options.verify, onProgress: options.onProgress };
-    if (options.out !== undefined && !await samePath(options.out, path)) {
-      await checkpoint.save(options.out, saveOptions);
+    const saveOptions = {
+      verify: options.verify,
+      onProgress: options.onProgress,
+      lockTimeoutMs: options.lockTimeoutMs,
+    };
+    // --out naming the input itself (by any path: a link, `..`) is an
+    // in-place migration, with a backup.
+    const out = options.out === undefined ? undefined : await resolveOut(options.out);
+    if (out !== undefined && !sameFile(out.existing, lock?.info)) {
+      await checkpoint.save(options.out!, saveOptions);
       report.output = options.out;
       return report;
     }
     // A symlink (such as Lightning's last.ckpt) is migrated through: the file
     // it names is backed up beside itself and replaced, and the link stays.
-    const target = await Deno.realPath(path);
-    let backup: string;
+    const target = lock!.path;
+    let backup: PendingBackup;
     try {
-      backup = await createBackup(target, backupPath(target, plan.registered));
+      backup = await pendingBackup(target, backupPath(target, plan.registered));
     } catch (error) {
-      if (error instanceof CheckpointError || error instanceof MigrationError) throw error;
-      throw new MigrationError(
-        `Cannot back up the checkpoint: ${reason(error)}; the original is unchanged`,
-        { cause: error },
-      );
+      const why = error instanceof CkptkitError
+        ? error.message
+        : `Cannot back up the checkpoint: ${reason(error)}`;
+      throw new MigrationError(`${why}; the original is unchanged`, { cause: error });
     }
-    report.backup = backup;
-    // Interrupted before the rename, the backup is only a second name for
-    // the untouched original: remove it, as a failed save does below.
-    const release = onInterrupt(() => {
-      removeIfSameFile(backup, target);
-      return path;
-    });
+    let failure: unknown;
     try {
       await checkpoint.save(target, saveOptions);
     } catch (error) {
-      // A failed save never replaced the original: the backup is redundant.
-      await Deno.remove(backup).catch(() => {});
-      report.backup = undefined;
-      throw error;
-    } finally {
-      release();
+      failure = error;
+    }
+    // Named when the original left its path (migrated, or replaced by
+    // another process meanwhile: then both are kept), removed otherwise.
+    report.backup = await backup.finish();
+    if (failure !== undefined) {
+      if (report.backup === undefined || !(failure instanceof CkptkitError)) throw failure;
+      throw new MigrationError(
+        `${failure.message}; the checkpoint that was read is kept as ${basename(report.backup)}`,
+        { cause: failure },
+      );
     }
     report.output = path;
     return report;
   } finally {
     checkpoint.close();
+  }
+}
+
+/** Where `--out` writes, or a one-line error for a path that cannot be written. */
+async function resolveOut(out: string): Promise<SaveTarget> {
+  try {
+    return await resolveSaveTarget(out);
+  } catch (error) {
+    throw saveError(error, false);
   }
 }
 
@@ -267,127 +298,6 @@ export async function inspectCheckpoint(
     changed: plan.changed,
     problem: planRefusal(plan)?.message,
   };
-}
-
-/**
- * The backup name anemoi-models uses for the checkpoint at `path` before it
- * is migrated in place: `{stem}-v{version}-{count}{ext}`, where version is
- * the last registered migration's anemoi-models version and count how many
- * are registered; `{stem}-v0{ext}` when none are.
- *
- * @example Backup names
- * ```ts
- * import assert from "node:assert/strict";
- * import { backupPath } from "../../mod.ts";
- *
- * assert.equal(backupPath("/runs/last.ckpt", []), "/runs/last-v0.ckpt");
- * const registered = [{ name: "1_a", version: "0.9.0", final: false, signature: undefined }];
- * assert.equal(backupPath("/runs/last.ckpt", registered), "/runs/last-v0.9.0-1.ckpt");
- * ```
- */
-export function backupPath(path: string, registered: readonly RegisteredMigration[]): string {
-  const ext = extname(path);
-  const stem = basename(path, ext);
-  const last = registered[registered.length - 1];
-  const version = last === undefined ? "" : `${last.version ?? "unknown"}-`;
-  return join(dirname(path), `${stem}-v${version}${registered.length}${ext}`);
-}
-
-/**
- * True when `path` has the name {@linkcode backupPath} gives backups:
- * `{stem}-v0{ext}` or `{stem}-v{version}-{count}{ext}`, maybe with `_N`.
- * PyTorch Lightning's own `-v1`, `-v2`, ... names never match.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isBackupPath } from "./migrate_checkpoint.ts";
- * assert.ok(isBackupPath("/runs/last-v0.9.0-1.ckpt"));
- * assert.ok(isBackupPath("/runs/last-v0_2.ckpt"));
- * assert.ok(!isBackupPath("/runs/last-v1.ckpt"));
- * ```
- */
-export function isBackupPath(path: string): boolean {
-  const ext = extname(path);
-  const stem = basename(path, ext);
-  return /-v(0|[^/]+-\d+)(_\d+)?$/.test(stem);
-}
-
-/**
- * Keeps the file at `path` under `wanted` (or `{stem}_1{ext}`, `_2`, ...
- * when taken; never overwriting) and returns the name used. A hard link
- * when the filesystem allows (instant, and the original's bytes are not
- * touched by the atomic save that follows), else a copy written to a
- * temporary file, synced and renamed. The folder is synced either way.
- */
-export async function createBackup(path: string, wanted: string): Promise<string> {
-  const ext = extname(wanted);
-  const stem = wanted.slice(0, wanted.length - ext.length);
-  for (let n = 0; n < 10_000; n++) {
-    const candidate = n === 0 ? wanted : `${stem}_${n}${ext}`;
-    try {
-      await Deno.link(path, candidate);
-      await syncFolder(candidate);
-      return candidate;
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) continue;
-      if (error instanceof Deno.errors.NotFound) throw error;
-    }
-    // No hard links here: copy to a temporary file, then rename it to a
-    // name still free (the caller holds the checkpoint's lock).
-    if (await Deno.lstat(candidate).then(() => true, () => false)) continue;
-    await copyBeside(path, candidate);
-    return candidate;
-  }
-  throw new MigrationError(`Cannot back up the checkpoint: too many backups named ${wanted}`);
-}
-
-/** Copies `path` to `target` through a synced temporary file beside `target`. */
-async function copyBeside(path: string, target: string): Promise<void> {
-  await removeStaleTemps(target);
-  const temp = tempPathBeside(target);
-  const file = await Deno.open(temp, { write: true, createNew: true });
-  const release = onInterrupt(() => {
-    try {
-      Deno.removeSync(temp);
-    } catch { /* already gone */ }
-    return path;
-  });
-  try {
-    await file.lock(true);
-    // The kernel's copy into the same, still locked file: half the time of
-    // streaming it through this process for 2 GB.
-    await kernelCopy(path, temp);
-    await file.sync();
-    await Deno.rename(temp, target);
-    await syncFolder(target);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  } finally {
-    release();
-    file.close();
-  }
-}
-
-/** Whether `a` and `b` name one file, directly or through symlinks. */
-async function samePath(a: string, b: string): Promise<boolean> {
-  if (resolve(a) === resolve(b)) return true;
-  const [realA, realB] = await Promise.all(
-    [a, b].map((p) => Deno.realPath(p).catch(() => undefined)),
-  );
-  return realA !== undefined && realA === realB;
-}
-
-/** Removes `backup` when it is still a second name of the file at `path`. */
-function removeIfSameFile(backup: string, path: string): void {
-  try {
-    const a = Deno.statSync(backup);
-    const b = Deno.statSync(path);
-    if (a.ino !== null && a.ino === b.ino && a.dev === b.dev) Deno.removeSync(backup);
-  } catch {
-    // Either is gone: keep whatever is left.
-  }
 }
 
 function summary(migration: Migration): MigrationSummary {

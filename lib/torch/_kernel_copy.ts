@@ -1,7 +1,7 @@
 // Whole-file copies the kernel makes (copy_file_range, or a clone where the
 // filesystem shares extents), for the clone strategy and for backups where
 // hard links fail.
-import { folderOf } from "./_atomic_write.ts";
+import { folderOf } from "./_save_target.ts";
 import type { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
 

@@ -24,6 +24,7 @@ import {
 import { Storage } from "./storage.ts";
 import { isStorageRecord, recordsByName } from "./_records.ts";
 import { replaceAtomically, saveError } from "./_atomic_write.ts";
+import { resolveSaveTarget, sameFile, type SaveTarget } from "./_save_target.ts";
 import { kernelClones, kernelCopy } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
@@ -85,6 +86,11 @@ export interface SaveOptions {
    * decodes and every storage it references is large enough.
    */
   verify?: boolean;
+  /**
+   * How long to wait while another process (a migrate, a rewrite) holds the
+   * lock on an existing file at `path`, in milliseconds (default 10 s).
+   */
+  lockTimeoutMs?: number;
 }
 
 /** What {@linkcode Checkpoint.save} wrote. */
@@ -319,6 +325,17 @@ export class Checkpoint {
       if (error instanceof CkptkitError) throw error;
       throw saveError(error, false);
     }
+    let target: SaveTarget;
+    try {
+      target = await resolveSaveTarget(path);
+    } catch (error) {
+      throw saveError(error, false);
+    }
+    // In place, by its path or another name of the file: the target must
+    // still be the file read when the save replaces it.
+    const source = this.#source instanceof FileSource ? this.#source : undefined;
+    const inPlace = source !== undefined &&
+      (target.path === source.realPath || sameFile(target.existing, source.opened));
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
     const progress = new ProgressCounter(options.onProgress);
@@ -330,6 +347,9 @@ export class Checkpoint {
           records: written.records ?? [],
           copiedFrom: (name) => this.#copiedFrom(name, storages),
         }),
+      sources: this.#fileSources(storages),
+      lockTimeoutMs: options.lockTimeoutMs,
+      expected: inPlace ? source.opened : undefined,
     };
     if (strategy !== "stream") {
       let plan = this.#planClone(storages, archiveName, pickle.size, alignment);
@@ -339,10 +359,10 @@ export class Checkpoint {
       if (typeof plan === "string") {
         if (strategy === "clone") throw new CheckpointError(`Cannot clone checkpoint: ${plan}`);
       } else if (
-        strategy === "clone" || (plan.worthwhile && await kernelClones(this.path, path))
+        strategy === "clone" || (plan.worthwhile && await kernelClones(this.path, target.path))
       ) {
         return await replaceAtomically(
-          path,
+          target,
           (temp) =>
             this.#saveClone(temp, path, plan, pickle, storages, alignment, progress, written),
           replace,
@@ -350,7 +370,7 @@ export class Checkpoint {
       }
     }
     return await replaceAtomically(
-      path,
+      target,
       (temp) =>
         this.#saveStream(
           temp,
@@ -379,6 +399,17 @@ export class Checkpoint {
       entries.push(record.entry);
     }
     for (const [source, entries] of bySource) await resolveEntries(source, entries);
+  }
+
+  /** The local files a save copies bytes from: this checkpoint's and other checkpoints' storages. */
+  #fileSources(storages: Storage[]): FileSource[] {
+    const sources = new Set<FileSource>();
+    if (this.#source instanceof FileSource) sources.add(this.#source);
+    for (const storage of storages) {
+      const from = storage.record?.source;
+      if (from instanceof FileSource) sources.add(from);
+    }
+    return [...sources];
   }
 
   /** The source of a record the save copies or keeps; undefined for records written anew. */

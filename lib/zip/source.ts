@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ZipFormatError } from "../errors.ts";
+import { fileKind, NotAFileError, ZipFormatError } from "../errors.ts";
 
 /** A fixed-size byte source that can be read at any offset. */
 export interface RandomAccessSource {
@@ -52,19 +52,34 @@ function checkRange(offset: number, length: number, size: number): void {
 export class FileSource implements RandomAccessSource {
   #file: Deno.FsFile;
   #size: number;
+  #opened: Deno.FileInfo;
+  #realPath: string;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(file: Deno.FsFile, size: number) {
+  private constructor(file: Deno.FsFile, opened: Deno.FileInfo, realPath: string) {
     this.#file = file;
-    this.#size = size;
+    this.#size = opened.size;
+    this.#opened = opened;
+    this.#realPath = realPath;
   }
 
-  /** Opens `path` for reading. */
+  /**
+   * Opens `path` for reading. Anything but a regular file (or a symlink to
+   * one) is refused before it is opened: opening a FIFO blocks until a
+   * writer comes, and a device is endless or not a file at all.
+   *
+   * @throws {NotAFileError} when `path` is a folder, device, FIFO or socket.
+   */
   static async open(path: string | URL): Promise<FileSource> {
+    const before = await Deno.stat(path);
+    if (!before.isFile) throw new NotAFileError("open", fileKind(before));
+    const realPath = await Deno.realPath(path);
     const file = await Deno.open(path, { read: true });
     try {
-      const { size } = await file.stat();
-      return new FileSource(file, size);
+      const info = await file.stat();
+      // Swapped for something else between the stat and the open.
+      if (!info.isFile) throw new NotAFileError("open", fileKind(info));
+      return new FileSource(file, info, realPath);
     } catch (error) {
       file.close();
       throw error;
@@ -74,6 +89,31 @@ export class FileSource implements RandomAccessSource {
   /** Size of the file when it was opened. */
   get size(): number {
     return this.#size;
+  }
+
+  /** The file's path when it was opened, every symlink followed. */
+  get realPath(): string {
+    return this.#realPath;
+  }
+
+  /** What the open file was when it was opened: identity, size and times. */
+  get opened(): Deno.FileInfo {
+    return this.#opened;
+  }
+
+  /**
+   * Why the open file is no longer what it was when opened (written to,
+   * truncated or grown since), or undefined when its size and modification
+   * time (to the millisecond) are unchanged. The change time is not
+   * compared: linking the file (a backup) changes it, and Deno gives it to
+   * the second only.
+   */
+  async changedSinceOpen(): Promise<string | undefined> {
+    const now = await this.#file.stat();
+    const then = this.#opened;
+    if (now.size !== then.size) return `its size changed from ${then.size} to ${now.size} bytes`;
+    if (now.mtime?.getTime() !== then.mtime?.getTime()) return "it was written to";
+    return undefined;
   }
 
   /** The underlying file handle. */
