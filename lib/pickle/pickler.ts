@@ -48,6 +48,7 @@ const BUILTIN_BYTEARRAY = PyGlobal.of("builtins", "bytearray");
 const BUILTIN_SET = PyGlobal.of("builtins", "set");
 const BUILTIN_FROZENSET = PyGlobal.of("builtins", "frozenset");
 const NEWOBJ_EX = PyGlobal.of("copyreg", "__newobj_ex__");
+const GETATTR = PyGlobal.of("builtins", "getattr");
 
 /**
  * Encodes `value` as a protocol 2 pickle.
@@ -402,6 +403,20 @@ class Pickler {
   #saveGlobal(value: PyGlobal): void {
     const index = this.#globals.get(value);
     if (index !== undefined) return this.#get(index);
+    const dot = value.name.lastIndexOf(".");
+    if (dot > 0 && dot < value.name.length - 1) {
+      // Protocol 2 has no dotted names (a nested class such as Outer.Inner,
+      // read from a protocol 4 pickle): CPython's pickler writes
+      // getattr(parent, last), the parent in turn the same way.
+      this.#saveGlobal(GETATTR);
+      this.#saveGlobal(PyGlobal.of(value.module, value.name.slice(0, dot)));
+      this.#save(value.name.slice(dot + 1));
+      this.#out.byte(Op.TUPLE2);
+      this.#put();
+      this.#out.byte(Op.REDUCE);
+      this.#globals.set(value, this.#put());
+      return;
+    }
     const [module, name] = toPickledName(value.module, value.name);
     if (/\n/.test(module) || /\n/.test(name)) this.#fail(`global ${value.path} contains a newline`);
     this.#out.byte(Op.GLOBAL);
