@@ -10,6 +10,7 @@ import { type DType, dtype as lookupDtype, dtypeOfStorageClass } from "./dtype.t
 import { StorageOrder } from "./_storage_order.ts";
 import { Storage } from "./storage.ts";
 import { Parameter, Tensor } from "./tensor.ts";
+import { InvalidTensorError, tensorProblem } from "./_tensor_check.ts";
 
 /** Resolves a storage key to the storage's bytes record and checks its size. */
 export type StorageResolver = (init: {
@@ -75,11 +76,11 @@ export function torchUnpickleOptions(resolve: StorageResolver): UnpickleOptions 
   };
 }
 
-function isIntTuple(value: unknown): value is Tuple<number> {
+function isIndexTuple(value: unknown): value is Tuple<number> {
   if (!(value instanceof Tuple)) return false;
   for (let i = 0; i < value.length; i++) {
     const n = value[i];
-    if (typeof n !== "number" || n < 0) return false;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return false;
   }
   return true;
 }
@@ -91,22 +92,39 @@ function listOf(tuple: Tuple<number>): number[] {
   return list;
 }
 
-// Anything but the exact shapes torch writes stays a generic object.
-function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor | undefined {
+/**
+ * The tensor a rebuild call makes. A call torch's own rebuild would refuse
+ * (wrong arguments, mismatched shape and stride, negative sizes) is an
+ * error here too, never a generic object that a check would then pass.
+ */
+function tensorFrom(args: Tuple, rebuild: "v2" | "v3"): Tensor {
   const fixed = rebuild === "v3" ? 7 : 6;
-  if (args.length !== fixed && args.length !== fixed + 1) return undefined;
+  const refuse = (why: string) =>
+    new CheckpointError(
+      `Cannot decode checkpoint: a _rebuild_tensor_${rebuild} call cannot make a tensor: ${why}`,
+    );
+  if (args.length !== fixed && args.length !== fixed + 1) {
+    throw refuse(`it has ${args.length} arguments, not ${fixed} or ${fixed + 1}`);
+  }
   const storage = args[0], offset = args[1], shape = args[2], stride = args[3];
   const requiresGrad = args[4], backwardHooks = args[5];
-  if (!(storage instanceof Storage) || typeof offset !== "number" || offset < 0) return undefined;
-  if (!isIntTuple(shape) || !isIntTuple(stride) || shape.length !== stride.length) return undefined;
-  if (typeof requiresGrad !== "boolean") return undefined;
+  if (!(storage instanceof Storage)) throw refuse("its first argument is not a storage");
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+    throw refuse(`its storage offset ${String(offset)} is not a non-negative integer`);
+  }
+  if (!isIndexTuple(shape)) throw refuse("its size is not a tuple of non-negative integers");
+  if (!isIndexTuple(stride)) throw refuse("its stride is not a tuple of non-negative integers");
+  if (shape.length !== stride.length) {
+    throw refuse(`its size has ${shape.length} dimensions and its stride ${stride.length}`);
+  }
+  if (typeof requiresGrad !== "boolean") throw refuse("requires_grad is not a bool");
   let dtype = storage.dtype;
   if (rebuild === "v3") {
     const named = args[6];
     const found = named instanceof PyGlobal && named.module === "torch"
       ? lookupDtype(named.name)
       : undefined;
-    if (found === undefined) return undefined;
+    if (found === undefined) throw refuse("its dtype is not a torch dtype");
     dtype = found;
   }
   return new Tensor({
@@ -130,7 +148,12 @@ function torchPickleOptions(keyOf: (storage: Storage) => string): PickleOptions 
       return Tuple.of("storage", value.storageClass, keyOf(value), value.location, value.numel);
     },
     reduce(value: object) {
-      if (value instanceof Tensor || value instanceof Parameter) return value.toReduce();
+      if (value instanceof Tensor) {
+        const problem = tensorProblem(value);
+        if (problem !== undefined) throw new InvalidTensorError(value, problem);
+        return value.toReduce();
+      }
+      if (value instanceof Parameter) return value.toReduce();
       return undefined;
     },
   };

@@ -30,6 +30,7 @@ import { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
 import { torchPickle, torchUnpickleOptions } from "./_torch_pickle.ts";
+import { InvalidTensorError, pathTo } from "./_tensor_check.ts";
 
 /** Options for {@linkcode Checkpoint.open}. */
 export interface OpenOptions {
@@ -289,8 +290,23 @@ export class Checkpoint {
 
   /** Encodes the object graph as `data.pkl`, numbering storages as torch.save does. */
   encode(): { pickle: Uint8Array; storages: Storage[] } {
-    const { parts, storages } = torchPickle(this.root);
+    const { parts, storages } = this.#encode("encode");
     return { pickle: joinParts(parts), storages };
+  }
+
+  /** torchPickle of the root; a tensor torch could not rebuild is named by its place. */
+  #encode(action: string): { parts: Uint8Array[]; storages: Storage[] } {
+    try {
+      return torchPickle(this.root);
+    } catch (error) {
+      if (!(error instanceof InvalidTensorError)) throw error;
+      const where = pathTo(this.root, error.tensor) ?? "somewhere in the checkpoint";
+      throw new CheckpointError(
+        `Cannot ${action}: the tensor at ${where} cannot be loaded by torch: ${error.problem}` +
+          (action === "save" ? "; nothing was written" : ""),
+        { cause: error },
+      );
+    }
   }
 
   /**
@@ -317,7 +333,7 @@ export class Checkpoint {
       );
     }
     // Written as the encoder's parts: large bytes values are not copied into one array.
-    const { parts, storages } = torchPickle(this.root);
+    const { parts, storages } = this.#encode("save");
     const pickle = { parts, size: parts.reduce((sum, part) => sum + part.length, 0) };
     try {
       await this.#resolveRecords(storages);
