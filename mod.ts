@@ -44,7 +44,7 @@ export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";
 export { PyGlobal } from "./lib/pickle/py_global.ts";
 export { type Construction, PyObject } from "./lib/pickle/py_object.ts";
 export { PyFrozenSet, PySet } from "./lib/pickle/py_set.ts";
-export { PyStr } from "./lib/pickle/py_str.ts";
+export { LONG_STR, PyStr } from "./lib/pickle/py_str.ts";
 export { EMPTY_TUPLE, Tuple } from "./lib/pickle/tuple.ts";
 export { unpickle, type UnpickleOptions } from "./lib/pickle/unpickler.ts";
 export { pickle, type PickleOptions } from "./lib/pickle/pickler.ts";

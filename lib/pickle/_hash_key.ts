@@ -46,15 +46,17 @@ export function hashKey(key: unknown): unknown {
         // NaN floats are equal only to themselves.
         return Number.isNaN(key.value) ? key : numberKey(key.value);
       }
-      // A PyStr a JS string could hold (built by hand) is that string, its
-      // units, to Python.
-      if (key instanceof PyStr && !pairsSurrogates(key.codePoints())) return hashKey(key.units);
-      if (
-        key instanceof Tuple || key instanceof Uint8Array || key instanceof PyStr ||
-        FROZEN_MEMBERS in key
-      ) {
-        const text = `\0${compositeText(key, 0)}`;
-        return text.length > LONG_KEY ? `\0h${digest(text)}` : text;
+      // A PyStr a JS string could hold is that string, its units, to Python.
+      if (key instanceof PyStr) {
+        return key.hashKey(() =>
+          key.exact || !pairsSurrogates(key.codePoints()) ? hashKey(key.units) : compositeKey(key)
+        );
+      }
+      // Made once per object: a key shared by many dicts costs its size once.
+      if (key instanceof Tuple || key instanceof Uint8Array || FROZEN_MEMBERS in key) {
+        let known = compositeKeys.get(key);
+        if (known === undefined) compositeKeys.set(key, known = compositeKey(key));
+        return known;
       }
       const unhashable = Array.isArray(key) ? "list" : (key as Unhashable)[UNHASHABLE];
       if (unhashable !== undefined) {
@@ -65,6 +67,14 @@ export function hashKey(key: unknown): unknown {
     default:
       return key;
   }
+}
+
+// Tuples and frozensets are immutable, and so are bytes in Python.
+const compositeKeys = new WeakMap<object, string>();
+
+function compositeKey(key: unknown): string {
+  const text = `\0${compositeText(key, 0)}`;
+  return text.length > LONG_KEY ? `\0h${digest(text)}` : text;
 }
 
 // V8 hashes strings longer than this by their length alone, so many long
@@ -121,6 +131,7 @@ function compositeText(key: unknown, depth: number): string {
   }
   if (typeof key === "string") return `s${JSON.stringify(key)}`;
   if (key instanceof PyStr) {
+    if (key.exact) return `s${JSON.stringify(key.units)}`;
     const points = key.codePoints();
     return pairsSurrogates(points) ? `u${points.join(",")}` : `s${JSON.stringify(key.units)}`;
   }

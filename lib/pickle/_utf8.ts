@@ -105,6 +105,7 @@ export function maxUtf8Length(text: string): number {
  */
 export function utf8Length(text: string | PyStr): number {
   let size = 0;
+  if (typeof text !== "string" && text.exact) return utf8Length(text.units);
   if (typeof text !== "string") {
     for (const code of text.codePoints()) size += pointLength(code);
     return size;
@@ -155,6 +156,7 @@ export function encodeUtf8Into(text: string, target: Uint8Array, offset: number)
 
 /** Encodes the code points of `text`, surrogates included, as UTF-8 with surrogatepass. */
 export function encodePyStrInto(text: PyStr, target: Uint8Array, offset: number): number {
+  if (text.exact) return encodeUtf8Into(text.units, target, offset);
   let pos = offset;
   for (const code of text.codePoints()) pos = encodePoint(code, target, pos);
   return pos - offset;

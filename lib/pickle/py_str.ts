@@ -1,12 +1,22 @@
 /**
- * The rare Python str that a JS string cannot hold faithfully: one with
- * surrogate code points next to each other (`"\ud83d\ude00"` as two code
- * points), which JS would read as one astral character.
+ * A Python str as an object: the rare str that a JS string cannot hold
+ * faithfully (surrogate code points next to each other, `"\ud83d\ude00"` as
+ * two code points, which JS would read as one astral character), and a
+ * str longer than {@linkcode LONG_STR} characters, which needs an identity
+ * a JS string does not have (see {@linkcode PyStr.of}).
  *
  * @module
  */
 
 import { CkptkitError } from "../errors.ts";
+
+/**
+ * Decoded strs longer than this many UTF-16 units are {@linkcode PyStr}
+ * objects: V8 hashes a longer JS string by its length alone, and a JS
+ * string has no identity, so a long str shared by thousands of references
+ * would cost its whole length at each of them.
+ */
+export const LONG_STR = 16_000;
 
 /** A Python str kept as its code points, surrogates each their own. */
 export class PyStr {
@@ -17,10 +27,47 @@ export class PyStr {
   readonly units: string;
   // Set only when some code point is astral: then two units may be one code point.
   #points: readonly number[] | undefined;
+  // The str is `units` read as a JS string (its surrogate pairs astral characters).
+  #exact = false;
+  // What the str hashes to as a dict key, made once.
+  #key: unknown;
 
   /** Wraps `units`, each UTF-16 unit one code point (surrogates included). */
   constructor(units: string) {
     this.units = units;
+  }
+
+  /**
+   * The str that is exactly the JS string `text`, as an object: what the
+   * decoder makes of strs longer than {@linkcode LONG_STR} characters, so
+   * that references to one str stay one object, as in Python. `String(str)`
+   * or `.units` gives the text back.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PyStr } from "./py_str.ts";
+   * const text = PyStr.of("caf\u00e9 \u{1f600}");
+   * assert.ok(text.exact);
+   * assert.equal(String(text), "caf\u00e9 \u{1f600}");
+   * assert.deepEqual(text.codePoints().slice(-1), [0x1f600]);
+   * ```
+   */
+  static of(text: string): PyStr {
+    const str = new PyStr(text);
+    str.#exact = true;
+    return str;
+  }
+
+  /** Whether the str is {@linkcode PyStr.units} read as a JS string (made by {@linkcode PyStr.of}). */
+  get exact(): boolean {
+    return this.#exact;
+  }
+
+  /** @ignore The dict key this str hashes to, made by `make` on first use. */
+  hashKey(make: () => unknown): unknown {
+    if (this.#key === undefined) this.#key = make();
+    return this.#key;
   }
 
   /**
@@ -53,6 +100,15 @@ export class PyStr {
   codePoints(limit = Infinity): number[] {
     const count = Math.max(0, limit);
     if (this.#points !== undefined) return this.#points.slice(0, count);
+    if (this.#exact) {
+      const points: number[] = [];
+      for (let i = 0; i < this.units.length && points.length < count; i++) {
+        const point = this.units.codePointAt(i)!;
+        if (point > 0xffff) i++;
+        points.push(point);
+      }
+      return points;
+    }
     const points = new Array<number>(Math.min(count, this.units.length));
     for (let i = 0; i < points.length; i++) points[i] = this.units.charCodeAt(i);
     return points;
@@ -91,4 +147,9 @@ function joinCodePoints(points: readonly number[]): string {
     text += String.fromCodePoint(...points.slice(i, i + 8192));
   }
   return text;
+}
+
+/** `text` as the value model holds a str: a {@linkcode PyStr} when longer than {@linkcode LONG_STR}. */
+export function strValue(text: string | PyStr): string | PyStr {
+  return typeof text === "string" && text.length > LONG_STR ? PyStr.of(text) : text;
 }

@@ -20,7 +20,7 @@ import { PyFloat } from "./py_float.ts";
 import { PyGlobal } from "./py_global.ts";
 import { type Construction, PyObject } from "./py_object.ts";
 import { PyFrozenSet, PySet } from "./py_set.ts";
-import type { PyStr } from "./py_str.ts";
+import { PyStr, strValue } from "./py_str.ts";
 import { EMPTY_TUPLE, Tuple, tupleOfRange } from "./tuple.ts";
 
 /** Hooks that let a caller give meaning to parts of the pickle. */
@@ -196,7 +196,7 @@ class Unpickler {
     const start = this.#take(this.#length(n));
     const text = decodeUtf8(this.#data, start, start + n);
     if (text === undefined) this.#fail("string is not valid UTF-8");
-    return text;
+    return strValue(text);
   }
 
   #push(value: unknown): void {
@@ -288,7 +288,7 @@ class Unpickler {
     const bytes = latin1FromUtf8(data, start, start + n);
     if (bytes === undefined) return false;
 
-    const text = new Deferred(() => String(decodeUtf8(data, start, start + n)));
+    const text = new Deferred(() => strValue(String(decodeUtf8(data, start, start + n))));
     if (textPut.index >= 0) this.#memoSet(textPut.index, text);
     if (encodingPut !== undefined && encodingPut.index >= 0) {
       this.#memoSet(encodingPut.index, "latin1");
@@ -523,7 +523,7 @@ class Unpickler {
         case Op.UNICODE: {
           const text = decodeRawUnicodeEscape(this.#latin1Line());
           if (text === undefined) this.#fail("truncated or out-of-range \\u escape");
-          this.#push(text);
+          this.#push(strValue(text));
           break;
         }
         case Op.STRING: {
@@ -743,7 +743,7 @@ class Unpickler {
   #bytesAsText(bytes: Uint8Array): string | PyStr {
     const text = decodeUtf8(bytes, 0, bytes.length);
     if (text === undefined) this.#fail("byte string is not valid UTF-8");
-    return text;
+    return strValue(text);
   }
 
   get protocol(): number {
@@ -779,9 +779,8 @@ export function normalizeInt(value: bigint): number | bigint {
 function buildBuiltin(callable: PyGlobal, args: Tuple): unknown {
   const { module, name } = callable;
   if (module === "_codecs" && name === "encode") {
-    if (args.length === 2 && typeof args[0] === "string" && args[1] === "latin1") {
-      return latin1Bytes(args[0]);
-    }
+    const text = exactText(args[0]);
+    if (args.length === 2 && text !== undefined && args[1] === "latin1") return latin1Bytes(text);
     return undefined;
   }
   if (module !== "builtins") return undefined;
@@ -793,8 +792,8 @@ function buildBuiltin(callable: PyGlobal, args: Tuple): unknown {
       if (args.length === 1 && args[0] instanceof Uint8Array) {
         return new PyByteArray(args[0].slice());
       }
-      if (args.length === 2 && typeof args[0] === "string" && args[1] === "latin-1") {
-        return new PyByteArray(latin1Bytes(args[0]));
+      if (args.length === 2 && exactText(args[0]) !== undefined && args[1] === "latin-1") {
+        return new PyByteArray(latin1Bytes(exactText(args[0])!));
       }
       return undefined;
     case "set":
@@ -806,6 +805,12 @@ function buildBuiltin(callable: PyGlobal, args: Tuple): unknown {
     default:
       return undefined;
   }
+}
+
+/** The JS string a str value is exactly, if it is one (a long str is a PyStr). */
+function exactText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  return value instanceof PyStr && value.exact ? value.units : undefined;
 }
 
 function latin1Bytes(text: string): Uint8Array {

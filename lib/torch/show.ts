@@ -275,6 +275,14 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
         value: Number.isFinite(value.value) ? value.value : value.toString(),
       };
     }
+    // A long str is a PyStr: shared by identity, like the other objects.
+    if (value instanceof PyStr && value.units.length >= LONG_STRING) {
+      const known = ids.get(value);
+      if (known !== undefined) return { type: "ref", id: known };
+      const id = nextId++;
+      ids.set(value, id);
+      return { type: "str", id, value: value.units };
+    }
     if (value instanceof PyStr) return text(value.units);
     if (value instanceof Uint8Array) return { type: "bytes", size: value.length };
     if (value instanceof PyGlobal) return { type: "global", value: value.path };
