@@ -77,6 +77,20 @@ export function integerOption(
   return value;
 }
 
+/** The line `--help` texts give the `--timeout` option of commands that read URLs. */
+export const TIMEOUT_HELP =
+  "  --timeout S     for a URL: give up on a request that takes more than S seconds (default 30)";
+
+/** `--timeout S` in milliseconds (positive seconds, decimals allowed), or undefined when absent. */
+export function timeoutOption(text: string | boolean | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (typeof text !== "string" || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`--timeout needs a positive number of seconds, got '${text}'`);
+  }
+  return seconds * 1000;
+}
+
 /** How much of a remote checkpoint was fetched; undefined for local files. */
 export function remoteSummary(
   ckpt: Checkpoint,

@@ -1,7 +1,14 @@
 // `check`: an exit code for a checkpoint's migration state, for scripts.
 import { IncompatibleCheckpointError } from "../migrate/migration_error.ts";
 import { inspectCheckpoint } from "../migrate/migrate_checkpoint.ts";
-import { type Command, describeError, onePath, parse } from "./_command.ts";
+import {
+  type Command,
+  describeError,
+  onePath,
+  parse,
+  TIMEOUT_HELP,
+  timeoutOption,
+} from "./_command.ts";
 import { loadMigrations, plural } from "./_migration.ts";
 
 /** Exit codes of `check`. */
@@ -18,19 +25,26 @@ Says in one line whether CKPT needs migrating, and exits accordingly.
 Options:
   --migrations DIR  use the <timestamp>_<name>.ts scripts in DIR, not the shipped ones
   --quiet, -q       print nothing but errors: the exit code says it all
+${TIMEOUT_HELP}
 
 Exit codes: 0 up to date, 1 migrations pending, 2 usage error or the
 checkpoint or scripts cannot be read, 3 it cannot be migrated (too old,
 not compatible, extra migrations, a needed script without a migrate
 function, or not a training checkpoint), as anemoi-models decides.`,
   async run(args, context) {
-    const { values, positionals } = parse(args, { migrations: { type: "string" } }, context);
+    const { values, positionals } = parse(args, {
+      migrations: { type: "string" },
+      timeout: { type: "string" },
+    }, context);
     const path = onePath(positionals, "check");
     let subject: string | undefined = values.migrations;
     try {
       const migrations = await loadMigrations(values.migrations);
       subject = path;
-      const report = await inspectCheckpoint(path, { migrations });
+      const report = await inspectCheckpoint(path, {
+        migrations,
+        timeoutMs: timeoutOption(values.timeout),
+      });
       switch (report.status) {
         case "up-to-date":
           if (!context.quiet) console.log(`${path}: up to date`);

@@ -1,6 +1,6 @@
 // `inspect`: the migrations a checkpoint has, lacks and should not have.
 import { inspectCheckpoint } from "../migrate/migrate_checkpoint.ts";
-import { type Command, onePath, parse } from "./_command.ts";
+import { type Command, onePath, parse, TIMEOUT_HELP, timeoutOption } from "./_command.ts";
 import { loadMigrations, migrateCommand, plural, styles, withVersion } from "./_migration.ts";
 
 export const inspect: Command = {
@@ -14,6 +14,7 @@ Options:
   --migrations DIR  use the <timestamp>_<name>.ts scripts in DIR, not the shipped ones
   --json            print one JSON document instead of text
   --no-color        no colours (there are none either off a terminal or with NO_COLOR)
+${TIMEOUT_HELP}
 
 Exit codes: 0 reported (whatever the state), 1 unreadable or not a training
 checkpoint, 2 usage error. See 'check' for an exit code per state.`,
@@ -22,13 +23,17 @@ checkpoint, 2 usage error. See 'check' for an exit code per state.`,
       migrations: { type: "string" },
       json: { type: "boolean" },
       "no-color": { type: "boolean" },
+      timeout: { type: "string" },
     }, context);
     const path = onePath(positionals, "inspect");
     const s = styles(values["no-color"]);
     context.subject = values.migrations;
     const migrations = await loadMigrations(values.migrations);
     context.subject = path;
-    const report = await inspectCheckpoint(path, { migrations });
+    const report = await inspectCheckpoint(path, {
+      migrations,
+      timeoutMs: timeoutOption(values.timeout),
+    });
     const command = migrateCommand(path, values.migrations);
     if (values.json) {
       const document = { ...report, command: report.status === "pending" ? command : null };

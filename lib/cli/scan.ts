@@ -4,7 +4,7 @@ import { type GlobalReference, type Rating, scanPickle, type ScanResult } from "
 import { assertTorchZip } from "../zip/detect_format.ts";
 import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import { readEntry } from "../zip/read_entry.ts";
-import { type Command, onePath, parse } from "./_command.ts";
+import { type Command, onePath, parse, TIMEOUT_HELP, timeoutOption } from "./_command.ts";
 
 const GROUPS: ReadonlyArray<[Rating, string]> = [
   ["dangerous", "dangerous (Python runs these when it loads the file)"],
@@ -70,12 +70,16 @@ Exit code 1 when a dangerous global or a nested pickle is found, or when the
 pickle's opcodes cannot be listed to the end.
 
 Options:
-  --json          print one JSON document instead of the listing`,
+  --json          print one JSON document instead of the listing
+${TIMEOUT_HELP}`,
   async run(args, context) {
-    const { values, positionals } = parse(args, { json: { type: "boolean" } }, context);
+    const { values, positionals } = parse(args, {
+      json: { type: "boolean" },
+      timeout: { type: "string" },
+    }, context);
     const path = onePath(positionals, "scan");
     context.subject = path;
-    const source = await openSource(path);
+    const source = await openSource(path, { timeoutMs: timeoutOption(values.timeout) });
     let record: string;
     let result: ScanResult;
     try {

@@ -1,7 +1,15 @@
 // `show`: the decoded object tree of a checkpoint.
 import { Checkpoint } from "../torch/checkpoint.ts";
 import { formatTree, toJsonTree } from "../torch/show.ts";
-import { type Command, integerOption, onePath, parse, remoteSummary } from "./_command.ts";
+import {
+  type Command,
+  integerOption,
+  onePath,
+  parse,
+  remoteSummary,
+  TIMEOUT_HELP,
+  timeoutOption,
+} from "./_command.ts";
 
 export const show: Command = {
   help: `Usage: deno run -A cli.ts show CKPT [--depth N] [--max-items N] [--json]
@@ -14,12 +22,14 @@ range requests, and the bytes fetched are reported on stderr.
 Options:
   --depth N       expand containers down to depth N (default 6, at most 1000)
   --max-items N   show at most N items of each container (default: all)
-  --json          print one JSON document instead of the tree`,
+  --json          print one JSON document instead of the tree
+${TIMEOUT_HELP}`,
   async run(args, context) {
     const { values, positionals } = parse(args, {
       depth: { type: "string" },
       "max-items": { type: "string" },
       json: { type: "boolean" },
+      timeout: { type: "string" },
     }, context);
     const path = onePath(positionals, "show");
     const options = {
@@ -27,7 +37,7 @@ Options:
       maxItems: integerOption(values["max-items"], "max-items"),
     };
     context.subject = path;
-    const ckpt = await Checkpoint.open(path);
+    const ckpt = await Checkpoint.open(path, { timeoutMs: timeoutOption(values.timeout) });
     try {
       const remote = remoteSummary(ckpt);
       if (values.json) {

@@ -1,7 +1,7 @@
 // `verify`: read every record of a checkpoint and check it against the
 // central directory and data.pkl.
 import { verifyCheckpoint, type VerifyProblem } from "../torch/verify.ts";
-import { type Command, onePath, parse } from "./_command.ts";
+import { type Command, onePath, parse, TIMEOUT_HELP, timeoutOption } from "./_command.ts";
 
 function size(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
@@ -44,17 +44,20 @@ storages, big-endian data) do not fail unless --strict is given.
 Options:
   --json          print one JSON document instead of the summary
   --strict        exit 1 on warnings too
-  --quiet, -q     no progress and no summary: only the problems, on stderr`,
+  --quiet, -q     no progress and no summary: only the problems, on stderr
+${TIMEOUT_HELP}`,
   async run(args, context) {
     const { values, positionals } = parse(args, {
       json: { type: "boolean" },
       strict: { type: "boolean" },
+      timeout: { type: "string" },
     }, context);
     const path = onePath(positionals, "verify");
     context.subject = path;
     const progress = !values.json && !context.quiet && Deno.stderr.isTerminal();
     let shown = 0;
     const report = await verifyCheckpoint(path, {
+      timeoutMs: timeoutOption(values.timeout),
       onProgress: progress
         ? ({ bytesDone, bytesTotal }) => {
           const percent = bytesTotal === 0 ? 100 : Math.floor((100 * bytesDone) / bytesTotal);

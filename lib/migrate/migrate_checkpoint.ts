@@ -276,12 +276,16 @@ export interface InspectReport {
  */
 export async function inspectCheckpoint(
   path: string,
-  options: { migrations: readonly Migration[] | Migrator },
+  options: {
+    migrations: readonly Migration[] | Migrator;
+    /** For a URL: how long each range request may take, in milliseconds (default 30 s). */
+    timeoutMs?: number;
+  },
 ): Promise<InspectReport> {
   const migrator = options.migrations instanceof Migrator
     ? options.migrations
     : new Migrator(options.migrations);
-  const checkpoint = await Checkpoint.open(path);
+  const checkpoint = await Checkpoint.open(path, { timeoutMs: options.timeoutMs });
   let plan: MigrationPlan;
   try {
     plan = migrator.plan(checkpoint.root);

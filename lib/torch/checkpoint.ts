@@ -47,6 +47,8 @@ export interface OpenOptions {
    * header.
    */
   localHeaders?: "all" | "on-demand";
+  /** For a URL: how long each range request may take, in milliseconds (default 30 s). */
+  timeoutMs?: number;
 }
 
 /**
@@ -207,7 +209,7 @@ export class Checkpoint {
    * `http://` or `https://` URL is read with range requests.
    */
   static async open(path: string, options: OpenOptions = {}): Promise<Checkpoint> {
-    const source = await openSource(path);
+    const source = await openSource(path, { timeoutMs: options.timeoutMs });
     try {
       return await Checkpoint.#read(path, source, options);
     } catch (error) {

@@ -82,6 +82,8 @@ export interface VerifyProgress {
 export interface VerifyOptions {
   /** Called after every chunk (at most 8 MiB) read. */
   onProgress?: (progress: VerifyProgress) => void;
+  /** For a URL: how long each range request may take, in milliseconds (default 30 s). */
+  timeoutMs?: number;
 }
 
 /** What {@linkcode verifyCheckpoint} found. */
@@ -328,7 +330,7 @@ export async function verifyCheckpoint(
   path: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const source = await openSource(path);
+  const source = await openSource(path, { timeoutMs: options.timeoutMs });
   try {
     return await verifySource(source, options);
   } finally {

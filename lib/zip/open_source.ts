@@ -3,9 +3,17 @@
 import { HttpSource } from "./http_source.ts";
 import { FileSource, type RandomAccessSource } from "./source.ts";
 
-/** Opens `path`: an `http://` or `https://` URL as an {@linkcode HttpSource}, else a file. */
-export async function openSource(path: string): Promise<RandomAccessSource> {
-  return /^https?:\/\//i.test(path) ? await HttpSource.open(path) : await FileSource.open(path);
+/**
+ * Opens `path`: an `http://` or `https://` URL as an {@linkcode HttpSource}
+ * (each request bounded by `timeoutMs`), else a file.
+ */
+export async function openSource(
+  path: string,
+  options: { timeoutMs?: number } = {},
+): Promise<RandomAccessSource> {
+  return /^https?:\/\//i.test(path)
+    ? await HttpSource.open(path, options)
+    : await FileSource.open(path);
 }
 
 /**
