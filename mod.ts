@@ -96,7 +96,10 @@ export {
   type ShowOptions,
   tensorSummary,
   toJsonTree,
+  toPlainJson,
 } from "./lib/torch/show.ts";
+export { isOmegaconfNode, omegaconfValues } from "./lib/torch/omegaconf_values.ts";
+export { type SelectOptions, selectPath } from "./lib/torch/select_path.ts";
 export {
   IncompatibleCheckpointError,
   type IncompatibleReason,

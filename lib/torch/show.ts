@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CkptkitError } from "../errors.ts";
 import { PyByteArray } from "../pickle/py_bytearray.ts";
 import { PyDict } from "../pickle/py_dict.ts";
 import { PyFloat } from "../pickle/py_float.ts";
@@ -17,14 +18,32 @@ import { bytesRepr, scalarRepr, strRepr } from "../pickle/repr.ts";
 import { stringMapKey } from "../pickle/_hash_key.ts";
 import { Tuple } from "../pickle/tuple.ts";
 import { readNdarray, readNumpyScalar } from "./ndarray.ts";
+import { isOmegaconfNode, omegaconfValues } from "./omegaconf_values.ts";
 import { Parameter, Tensor } from "./tensor.ts";
 
-/** Options for {@linkcode formatTree} and {@linkcode toJsonTree}. */
+/** Options for {@linkcode formatTree}, {@linkcode toJsonTree} and {@linkcode toPlainJson}. */
 export interface ShowOptions {
   /** Containers deeper than this are summarised (default 6, at most 1000). */
   depth?: number;
   /** Items shown per container before "... N more" (default: all). */
   maxItems?: number;
+  /**
+   * Show omegaconf configs as their pickled nodes (metadata, parents,
+   * flags) instead of their values (default false).
+   */
+  raw?: boolean;
+}
+
+/** Replaces omegaconf nodes by their values, once per node, unless `raw`. */
+function configValues(raw: boolean | undefined): (value: unknown) => unknown {
+  if (raw) return (value) => value;
+  const converted = new Map<object, unknown>();
+  return (value) => {
+    if (!isOmegaconfNode(value)) return value;
+    let found = converted.get(value);
+    if (found === undefined) converted.set(value, found = omegaconfValues(value));
+    return found;
+  };
 }
 
 const MAX_DEPTH = 1000;
@@ -176,7 +195,9 @@ export function formatTree(root: unknown, options: ShowOptions = {}): string {
   // keep the work linear in the pickle's size however often it shares them.
   const seen = new Map<object, { line: number; label: string }>();
   const leaves = new Map<object, string | undefined>();
-  const visit = (value: unknown, prefix: string, level: number) => {
+  const values = configValues(options.raw);
+  const visit = (original: unknown, prefix: string, level: number) => {
+    const value = values(original);
     const indent = "  ".repeat(level);
     const isObject = typeof value === "object" && value !== null;
     const shown = isObject ? seen.get(value) : undefined;
@@ -245,6 +266,7 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
   // that a string shared a million times is written once.
   const strings = new Map<string, number>();
   let nextId = 0;
+  const values = configValues(options.raw);
   const text = (value: string): JsonNode => {
     if (value.length < LONG_STRING) return { type: "str", value };
     const known = strings.get(stringMapKey(value));
@@ -253,7 +275,8 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
     strings.set(stringMapKey(value), id);
     return { type: "str", id, value };
   };
-  const visit = (value: unknown, level: number): JsonNode => {
+  const visit = (original: unknown, level: number): JsonNode => {
+    const value = values(original);
     if (value === null) return { type: "none" };
     switch (typeof value) {
       case "boolean":
@@ -362,4 +385,148 @@ export function toJsonTree(root: unknown, options: ShowOptions = {}): JsonNode {
     return { type: "unknown", id, class: typeName(value) };
   };
   return visit(root, 0);
+}
+
+/**
+ * Converts `root` to plain JSON for tools such as `jq`: dicts (and dict
+ * subclasses such as `OrderedDict`) become objects of their items (keys as
+ * Python's `str()` gives them), lists and tuples arrays,
+ * tensors `{dtype, shape, stride, offset, storage, requires_grad}`, other
+ * objects `{"__class__": ..., ...}` with their dict state or items, omegaconf
+ * configs their values (unless `raw`). Shared objects are written each time
+ * they are reached; one reached again inside itself becomes `"<cycle>"`.
+ * Ints beyond 2**53 and floats JSON cannot hold are strings.
+ *
+ * @throws {CkptkitError} when expanding shared objects would write more
+ * than `limit` values (default 2,000,000): use {@linkcode toJsonTree}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Checkpoint, toPlainJson } from "../../mod.ts";
+ *
+ * const ckpt = await Checkpoint.open("tests/fixtures/training.ckpt");
+ * const at = (value: unknown, ...keys: string[]) =>
+ *   keys.reduce((node, key) => (node as Record<string, unknown>)[key], value);
+ * const plain = toPlainJson(ckpt.root);
+ * assert.deepEqual(at(plain, "state_dict", "encoder.weight", "shape"), [3, 4]);
+ * assert.equal(at(plain, "hyper_parameters", "config", "training", "epochs"), 3);
+ * ckpt.close();
+ * ```
+ */
+export function toPlainJson(
+  root: unknown,
+  options: ShowOptions & { limit?: number } = {},
+): unknown {
+  const { depth, maxItems } = limits({ ...options, depth: options.depth ?? MAX_DEPTH });
+  const limit = options.limit ?? 2_000_000;
+  const values = configValues(options.raw);
+  const path = new Set<object>();
+  let written = 0;
+  const visit = (original: unknown, level: number): unknown => {
+    if (++written > limit) {
+      throw new CkptkitError(
+        `Cannot write plain JSON: expanding shared objects would write more than ${limit} values; use --json`,
+      );
+    }
+    const value = values(original);
+    if (value === null || value === undefined) return null;
+    switch (typeof value) {
+      case "boolean":
+      case "string":
+        return value;
+      case "number":
+        return Number.isSafeInteger(value) ? value : floatJson(value);
+      case "bigint":
+        return isHugeInt(value) ? HUGE_INT_TEXT : String(value);
+    }
+    if (value instanceof PyFloat) return floatJson(value.value);
+    if (value instanceof PyStr) return value.units;
+    if (value instanceof PyGlobal) return value.path;
+    if (value instanceof Uint8Array) return `<bytes of ${value.length}>`;
+    if (value instanceof Tensor || value instanceof Parameter) return tensorJson(value);
+    if (value instanceof PyByteArray) return `<bytearray of ${value.bytes.length}>`;
+    const array = readNdarray(value);
+    if (array !== undefined) {
+      return { __class__: "numpy.ndarray", dtype: array.dtype, shape: array.shape };
+    }
+    const scalarValue = readNumpyScalar(value);
+    if (scalarValue !== undefined) return { __class__: "numpy.generic", dtype: scalarValue.dtype };
+    const object = value as object;
+    if (path.has(object)) return "<cycle>";
+    if (level >= depth) return "<...>";
+    path.add(object);
+    try {
+      const list = (items: Iterable<unknown>) => {
+        const out: unknown[] = [];
+        for (const item of items) {
+          if (out.length >= maxItems) break;
+          out.push(visit(item, level + 1));
+        }
+        return out;
+      };
+      const fields = (dict: PyDict, into: Record<string, unknown>) => {
+        let n = 0;
+        for (const [key, item] of dict) {
+          if (n++ >= maxItems) break;
+          into[plainKey(key)] = visit(item, level + 1);
+        }
+        return into;
+      };
+      if (Array.isArray(value)) return list(value);
+      if (value instanceof PySet || value instanceof PyFrozenSet) return list(value);
+      // A dict subclass (OrderedDict, AttributeDict, defaultdict) reads as its items.
+      if (value instanceof PyObject && (value.size > 0 || DICT_LIKE.has(value.className!))) {
+        return fields(value, {});
+      }
+      if (value instanceof PyObject) {
+        const out: Record<string, unknown> = { __class__: value.className ?? "object" };
+        if (value.args.length > 0) out.__args__ = list(value.args);
+        if (value.listItems !== undefined) out.__items__ = list(value.listItems);
+        fields(value, out);
+        if (value.state instanceof PyDict) fields(value.state, out);
+        else if (value.state !== undefined) out.__state__ = visit(value.state, level + 1);
+        return out;
+      }
+      if (value instanceof PyDict) return fields(value, {});
+      return `<${typeName(value)}>`;
+    } finally {
+      path.delete(object);
+    }
+  };
+  return visit(root, 0);
+}
+
+const DICT_LIKE = new Set([
+  "collections.OrderedDict",
+  "collections.defaultdict",
+  "pytorch_lightning.utilities.parsing.AttributeDict",
+  "lightning_fabric.utilities.data.AttributeDict",
+  "lightning.fabric.utilities.data.AttributeDict",
+]);
+
+function floatJson(value: number): number | string {
+  if (Number.isFinite(value)) return value;
+  return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
+}
+
+function plainKey(key: unknown): string {
+  if (typeof key === "string") return key;
+  if (key instanceof PyStr) return key.units;
+  return keyText(key);
+}
+
+function tensorJson(value: Tensor | Parameter): Record<string, unknown> {
+  const tensor = value instanceof Parameter ? value.data : value;
+  return {
+    __class__: value instanceof Parameter ? "torch.nn.Parameter" : "torch.Tensor",
+    dtype: tensor.dtype.name,
+    shape: tensor.shape,
+    stride: tensor.stride,
+    offset: tensor.offset,
+    requires_grad: value.requiresGrad,
+    storage: tensor.storage.key ?? null,
+    storage_nbytes: tensor.storage.nbytes,
+    location: tensor.storage.location,
+  };
 }
