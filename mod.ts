@@ -147,6 +147,23 @@ export {
   type MigrationSummary,
 } from "./lib/migrate/migrate_checkpoint.ts";
 export { Config, type ConfigKind, type ConfigPath } from "./lib/migrate/config.ts";
+export { ExtractError } from "./lib/extract/extract_error.ts";
+export {
+  isModule,
+  type ModuleStateDict,
+  moduleStateDict,
+} from "./lib/extract/module_state_dict.ts";
+export {
+  type SafetensorsResult,
+  type SafetensorsTensor,
+  writeSafetensors,
+} from "./lib/extract/safetensors.ts";
+export {
+  type ExtractReport,
+  extractWeights,
+  findWeights,
+  type Weights,
+} from "./lib/extract/extract.ts";
 export {
   loadMigrationsFromDir,
   migrationsFromRegistry,

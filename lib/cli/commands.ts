@@ -41,6 +41,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./scan.ts")).scan,
   },
   {
+    name: "extract",
+    summary: "write the weights alone, as .safetensors or a weights-only torch file",
+    load: async () => (await import("./extract.ts")).extract,
+  },
+  {
     name: "migrate",
     aliases: ["sync"],
     summary: "run the missing migrations on a training checkpoint (alias: sync)",

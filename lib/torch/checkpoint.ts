@@ -94,6 +94,12 @@ export interface SaveOptions {
    * lock on an existing file at `path`, in milliseconds (default 10 s).
    */
   lockTimeoutMs?: number;
+  /**
+   * Records of the source that torch does not write (e.g. anemoi's
+   * `anemoi-metadata/`): `"keep"` them byte for byte (the default) or
+   * `"drop"` them.
+   */
+  extraRecords?: "keep" | "drop";
 }
 
 /** What {@linkcode Checkpoint.save} wrote. */
@@ -356,6 +362,7 @@ export class Checkpoint {
       (target.path === source.realPath || sameFile(target.existing, source.opened));
     const alignment = await this.#alignment();
     const archiveName = options.archiveName ?? this.archiveName;
+    const keepExtra = (options.extraRecords ?? "keep") === "keep";
     const progress = new ProgressCounter(options.onProgress);
     const written: { records?: readonly WrittenRecord[] } = {};
     const replace = {
@@ -382,7 +389,17 @@ export class Checkpoint {
         return await replaceAtomically(
           target,
           (temp) =>
-            this.#saveClone(temp, path, plan, pickle, storages, alignment, progress, written),
+            this.#saveClone(
+              temp,
+              path,
+              plan,
+              pickle,
+              storages,
+              alignment,
+              progress,
+              written,
+              keepExtra,
+            ),
           replace,
         );
       }
@@ -399,6 +416,7 @@ export class Checkpoint {
           alignment,
           progress,
           written,
+          keepExtra,
         ),
       replace,
     );
@@ -448,6 +466,7 @@ export class Checkpoint {
     alignment: number,
     progress: ProgressCounter,
     written: { records?: readonly WrittenRecord[] },
+    keepExtra: boolean,
   ): Promise<SaveResult> {
     // Our writer lays storages out as torch does, so computed offsets hold
     // unless a copied record is longer than its storage.
@@ -455,7 +474,7 @@ export class Checkpoint {
     const head = ["data.pkl", ...this.#leadingRecords(exact)];
     progress.total = pickle.size + this.#recordBytes(head.slice(1)) +
       storages.reduce((sum, s) => sum + (s.record?.entry.size ?? s.nbytes), 0) +
-      this.#recordBytes(this.#trailingRecords());
+      this.#recordBytes(this.#trailingRecords(keepExtra));
     // The temporary file exists, empty and locked by replaceAtomically.
     const file = await Deno.open(temp, { write: true });
     const writeback = Writeback.open(temp);
@@ -479,7 +498,7 @@ export class Checkpoint {
           await writer.writeRecord(name, storage.loaded!.subarray(0, storage.nbytes));
         }
       }
-      await this.#finishWrite(writer, progress, written);
+      await this.#finishWrite(writer, progress, written, keepExtra);
       return {
         path,
         size: writer.position,
@@ -501,8 +520,9 @@ export class Checkpoint {
     writer: TorchZipWriter,
     progress: ProgressCounter,
     written: { records?: readonly WrittenRecord[] },
+    keepExtra: boolean,
   ): Promise<void> {
-    await this.#writeTrailing(writer);
+    await this.#writeTrailing(writer, keepExtra);
     await writer.finish();
     written.records = writer.records;
     progress.finish();
@@ -517,10 +537,11 @@ export class Checkpoint {
     alignment: number,
     progress: ProgressCounter,
     written: { records?: readonly WrittenRecord[] },
+    keepExtra: boolean,
   ): Promise<SaveResult> {
     const { source, kept, start, head, headInPlace } = plan;
     progress.total = source.size + pickle.size + this.#recordBytes(head.slice(1)) +
-      this.#recordBytes(this.#trailingRecords());
+      this.#recordBytes(this.#trailingRecords(keepExtra));
     await kernelCopy(this.path, temp, { counter: progress, size: source.size });
     // The copy has the source's mode; like a streamed file, it must be writable.
     const { mode } = await Deno.stat(temp);
@@ -543,7 +564,7 @@ export class Checkpoint {
       else await writer.writeFiller(FILLER, start);
       for (const { name, entry, end } of kept) await writer.keepRecord(name, entry, end);
       if (!headInPlace) await writeHead();
-      await this.#finishWrite(writer, progress, written);
+      await this.#finishWrite(writer, progress, written, keepExtra);
       return {
         path,
         size: writer.position,
@@ -677,8 +698,10 @@ export class Checkpoint {
   }
 
   /** Source records copied after the storages, besides the version and serialization id. */
-  #trailingRecords(): string[] {
-    const names = [...this.#entries.keys()].filter((name) => !this.#isTorchRecord(name));
+  #trailingRecords(keepExtra: boolean): string[] {
+    const names = keepExtra
+      ? [...this.#entries.keys()].filter((name) => !this.#isTorchRecord(name))
+      : [];
     const version = VERSION_RECORDS.find((name) => this.#entries.has(name));
     return version === undefined ? names : [version, ...names];
   }
@@ -687,7 +710,7 @@ export class Checkpoint {
     return names.reduce((sum, name) => sum + (this.#entries.get(name)?.size ?? 0), 0);
   }
 
-  async #writeTrailing(writer: TorchZipWriter): Promise<void> {
+  async #writeTrailing(writer: TorchZipWriter, keepExtra: boolean): Promise<void> {
     const versionName = VERSION_RECORDS.find((name) => this.#entries.has(name));
     if (versionName === undefined) {
       await writer.writeRecord("version", encoder.encode("3\n"));
@@ -698,7 +721,9 @@ export class Checkpoint {
       await writer.writeRecord(SERIALIZATION_ID, serializationId(writer));
     }
     for (const [name, entry] of this.#entries) {
-      if (!this.#isTorchRecord(name)) await writer.copyRecord(name, this.#source, entry);
+      if (keepExtra && !this.#isTorchRecord(name)) {
+        await writer.copyRecord(name, this.#source, entry);
+      }
     }
   }
 
