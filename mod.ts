@@ -165,6 +165,12 @@ export {
   type Weights,
 } from "./lib/extract/extract.ts";
 export {
+  type SkippedTensor,
+  type TransferOptions,
+  type TransferReport,
+  transferWeights,
+} from "./lib/transfer/transfer.ts";
+export {
   loadMigrationsFromDir,
   migrationsFromRegistry,
   type RegistryEntry,

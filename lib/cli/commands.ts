@@ -46,6 +46,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./extract.ts")).extract,
   },
   {
+    name: "transfer",
+    summary:
+      "copy another checkpoint's tensors into a checkpoint where names, shapes, dtypes match",
+    load: async () => (await import("./transfer.ts")).transfer,
+  },
+  {
     name: "migrate",
     aliases: ["sync"],
     summary: "run the missing migrations on a training checkpoint (alias: sync)",
