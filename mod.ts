@@ -171,6 +171,12 @@ export {
   transferWeights,
 } from "./lib/transfer/transfer.ts";
 export {
+  type CheckpointDiff,
+  diffCheckpoints,
+  type Reshaped,
+  type ValueChange,
+} from "./lib/diff/diff.ts";
+export {
   loadMigrationsFromDir,
   migrationsFromRegistry,
   type RegistryEntry,

@@ -41,6 +41,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./scan.ts")).scan,
   },
   {
+    name: "diff",
+    summary:
+      "what differs between two checkpoints (tensors, config, migrations); exit 0/1 like diff",
+    load: async () => (await import("./diff.ts")).diff,
+  },
+  {
     name: "extract",
     summary: "write the weights alone, as .safetensors or a weights-only torch file",
     load: async () => (await import("./extract.ts")).extract,

@@ -11,7 +11,7 @@ import { replaceAtomically } from "../torch/_atomic_write.ts";
 import type { Tensor } from "../torch/tensor.ts";
 import { FileSource } from "../zip/source.ts";
 import { ExtractError } from "./extract_error.ts";
-import { tensorChunks } from "./_tensor_chunks.ts";
+import { tensorChunks } from "../torch/_tensor_chunks.ts";
 
 // torch dtype -> safetensors dtype, in the format's own order (by
 // alignment), which its writer sorts by, descending.

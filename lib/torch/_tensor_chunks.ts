@@ -5,8 +5,8 @@
 import { resolveEntries } from "../zip/central_directory.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import { METHOD_STORED } from "../zip/_format.ts";
-import type { Tensor } from "../torch/tensor.ts";
-import { ExtractError } from "./extract_error.ts";
+import { CheckpointError } from "../errors.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** Bytes per chunk of a contiguous view. */
 export const CHUNK_SIZE = 8 << 20;
@@ -28,7 +28,7 @@ export async function* tensorChunks(tensor: Tensor, key: string): AsyncGenerator
   const total = tensor.numel * size;
   if (total === 0) return;
   if (tensor.requiredBytes > tensor.storage.nbytes) {
-    throw new ExtractError(`Cannot extract weights: ${key} views past the end of its storage`);
+    throw new CheckpointError(`Cannot read tensor: ${key} views past the end of its storage`);
   }
   if (isRowMajor(tensor)) {
     const start = tensor.offset * size;
