@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { diffCheckpoints } from "../lib/diff/diff.ts";
-import { PyDict } from "../lib/pickle/py_dict.ts";
+import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
 import { cli, fixture, withTempDir } from "./_migrate_cli.ts";
 import { runPython, skipTorch } from "./_python.ts";
@@ -116,8 +116,8 @@ print(json.dumps({"onlyInA": only_a, "onlyInB": only_b, "renamed": renamed, "res
       assert.deepEqual(fast.tensors.changed, [...want.changed.slice(0, 1), "v1", "v2"]);
       const text = await cli(["diff", `${dir}/a.ckpt`, `${dir}/b.ckpt`, "--exact"]);
       assert.match(text.stdout, /^hyper_parameters\.config\.training\.lr: 0\.001 -> 0\.0001$/m);
-      assert.match(text.stdout, /^  ~ old -> new_name$/m);
-      assert.match(text.stdout, /^  ! shape: float32 \[2, 3\] -> float32 \[3, 2\]$/m);
+      assert.match(text.stdout, /^ {2}~ old -> new_name$/m);
+      assert.match(text.stdout, /^ {2}! shape: float32 \[2, 3\] -> float32 \[3, 2\]$/m);
     });
   },
 });

@@ -74,7 +74,7 @@ Deno.test("extract .safetensors: the specification's rules, torch's writer order
     assert.equal(code, 0, stderr);
     assert.match(
       stdout,
-      /^wrote \S+: 14 tensors \(the module's state_dict\), \d+ bytes \(safetensors\)\n  tied\.embed\.weight: stored as tied\.decode\.weight\n$/,
+      /^wrote \S+: 14 tensors \(the module's state_dict\), \d+ bytes \(safetensors\)\n {2}tied\.embed\.weight: stored as tied\.decode\.weight\n$/,
     );
     const file = readSafetensors(await Deno.readFile(out));
     // Padded with spaces to a multiple of 8; compact JSON, __metadata__ first.

@@ -3,7 +3,7 @@
 // does in Python; byte ranges copied from both files.
 import assert from "node:assert/strict";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
-import { PyDict } from "../lib/pickle/py_dict.ts";
+import type { PyDict } from "../lib/pickle/py_dict.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
 import { transferWeights } from "../lib/transfer/transfer.ts";
 import { cli, fixture, withTempDir } from "./_migrate_cli.ts";
