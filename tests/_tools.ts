@@ -82,3 +82,20 @@ export const script: OptionalTool = await optionalTool(
 
 /** git, for the fix-order tests. */
 export const git: OptionalTool = await optionalTool("git", "GIT", () => runs("git", ["--version"]));
+
+/**
+ * Loop-mounted XFS, btrfs and ext4 images (root, loop devices, xfsprogs,
+ * btrfs-progs, e2fsprogs), for saves on filesystems that share blocks.
+ */
+export const loopFilesystems: OptionalTool = await optionalTool(
+  "loop-mounted filesystems (root, losetup, mkfs.xfs, mkfs.btrfs, mkfs.ext4)",
+  "LOOP_FILESYSTEMS",
+  async () =>
+    Deno.build.os === "linux" && Deno.uid() === 0 &&
+    (await Promise.all([
+      runs("losetup", ["-f"]),
+      runs("mkfs.xfs", ["-V"]),
+      runs("mkfs.btrfs", ["--version"]),
+      runs("mkfs.ext4", ["-V"]),
+    ])).every(Boolean),
+);

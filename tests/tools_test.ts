@@ -43,6 +43,7 @@ Deno.test("with no optional tool on PATH every probe says missing and its tests 
   const report = await probeWith({});
   assert.deepEqual(Object.keys(report).sort(), [
     "git",
+    "loopFilesystems",
     "nginx",
     "script",
     "strace",

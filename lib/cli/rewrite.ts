@@ -17,12 +17,14 @@ as it was.
 
 Options:
   --out PATH         where to write (required)
-  --strategy NAME    stream: write every record in torch's own layout;
-                     clone: let the kernel copy CKPT (a reflink where the
-                     filesystem has them) and rewrite only the records around
+  --strategy NAME    stream: write every record in torch's own layout, the
+                     kernel copying the storages (copy_file_range);
+                     clone: copy CKPT whole (sharing its blocks where the
+                     filesystem can) and rewrite only the records around
                      the storages; needs the same storages in the same order.
                      Default: clone when that is possible and the filesystem
-                     clones (btrfs, XFS, ZFS, APFS), else stream.
+                     shares blocks (the kernel is asked: XFS, btrfs; APFS),
+                     else stream.
   --quiet, -q        print nothing on success (no progress bar, no summary)
   --no-verify        skip re-reading the written file before it replaces PATH
                      (central directory, data.pkl, storage sizes, the CRC-32

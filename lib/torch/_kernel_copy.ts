@@ -1,6 +1,8 @@
-// Whole-file copies the kernel makes (copy_file_range, or a clone where the
-// filesystem shares extents), for the clone strategy and for backups where
-// hard links fail.
+// Whole files copied by the kernel: shared blocks (a reflink) where the
+// filesystem has them, else copy_file_range, for the clone strategy and for
+// backups where hard links fail.
+import { isSameFile, libc, O_NOFOLLOW, O_RDONLY, O_WRONLY, openDescriptor } from "../_libc.ts";
+import type { FileSource } from "../zip/source.ts";
 import { folderOf } from "./_save_target.ts";
 import type { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
@@ -8,9 +10,6 @@ import { Writeback } from "./_writeback.ts";
 // Progress and writeback during a copy: at 2 GB/s the disk trails the copy
 // by about 100 MB, and 20 calls a second cost nothing measurable.
 const TICK_MS = 50;
-
-// Filesystems where copy_file_range shares extents instead of copying bytes.
-const CLONING_FILESYSTEMS = new Set(["btrfs", "xfs", "zfs", "bcachefs", "ocfs2"]);
 
 /**
  * `Deno.copyFile`, starting the writeback of what it has copied (see
@@ -22,8 +21,7 @@ export async function kernelCopy(
   to: string,
   progress?: { counter: ProgressCounter; size: number },
 ): Promise<void> {
-  // Where the kernel clones, nothing is left dirty to hint at.
-  const writeback = await kernelClones(from, to) ? undefined : Writeback.open(to);
+  const writeback = Writeback.open(to);
   const counter = progress?.counter.active ? progress.counter : undefined;
   if (counter === undefined && writeback === undefined) return await Deno.copyFile(from, to);
   const size = progress?.size ?? 0;
@@ -46,29 +44,42 @@ export async function kernelCopy(
   counter?.reach(size);
 }
 
+const FICLONE = 0x40049409n;
+
 /**
- * Whether the kernel can clone `from` into the folder of `to` rather than
- * copy its bytes: both on one filesystem of a kind that clones.
+ * Makes the empty file at `to` share every block of `source` (the FICLONE
+ * ioctl), where the filesystem can (XFS, btrfs, bcachefs, OCFS2 on Linux):
+ * answers whether it did. The kernel's answer decides, not the
+ * filesystem's name; elsewhere it is false and `to` is left empty.
  */
-export async function kernelClones(from: string, to: string): Promise<boolean> {
+export function reflink(source: FileSource, to: string): boolean {
+  const lib = libc();
+  if (lib === null) return false;
+  const target = openDescriptor(lib, to, O_WRONLY | O_NOFOLLOW, "write");
+  if (target < 0) return false;
+  try {
+    const from = openDescriptor(lib, source.realPath, O_RDONLY | O_NOFOLLOW, "read");
+    if (from < 0) return false;
+    try {
+      // The file that was read, not one renamed over its path since.
+      return isSameFile(lib, from, source.opened) && lib.ioctl(target, FICLONE, BigInt(from)) === 0;
+    } finally {
+      lib.close(from);
+    }
+  } finally {
+    lib.close(target);
+  }
+}
+
+/**
+ * Whether `Deno.copyFile` clones `from` into the folder of `to` on macOS,
+ * where FFI is not used: both on one volume (APFS clones).
+ */
+export async function clonesOnDarwin(from: string, to: string): Promise<boolean> {
+  if (Deno.build.os !== "darwin") return false;
   try {
     const [source, folder] = await Promise.all([Deno.stat(from), Deno.stat(folderOf(to))]);
-    if (source.dev !== folder.dev) return false;
-    if (Deno.build.os === "darwin") return true; // APFS: copyFile clones
-    if (Deno.build.os !== "linux") return false;
-    // The mount with the same device number tells the filesystem type.
-    const dev = source.dev;
-    const high = Math.floor(dev / 2 ** 32);
-    const low = dev % 2 ** 32;
-    const major = ((low >>> 8) & 0xfff) | (high & ~0xfff);
-    const minor = (low & 0xff) | ((low >>> 12) & ~0xff);
-    for (const line of (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")) {
-      const fields = line.split(" ");
-      if (fields[2] !== `${major}:${minor}`) continue;
-      const separator = fields.indexOf("-", 6);
-      if (separator > 0 && CLONING_FILESYSTEMS.has(fields[separator + 1])) return true;
-    }
-    return false;
+    return source.dev === folder.dev;
   } catch {
     return false;
   }

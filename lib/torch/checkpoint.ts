@@ -15,6 +15,7 @@ import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import { FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { MAX_UINT32, METHOD_STORED } from "../zip/_format.ts";
+import { KernelRangeCopier } from "../zip/_kernel_range_copy.ts";
 import {
   DEFAULT_ALIGNMENT,
   torchRecordLayout,
@@ -25,7 +26,7 @@ import { Storage } from "./storage.ts";
 import { isStorageRecord, recordsByName } from "./_records.ts";
 import { replaceAtomically, saveError } from "./_atomic_write.ts";
 import { resolveSaveTarget, sameFile, type SaveTarget } from "./_save_target.ts";
-import { kernelClones, kernelCopy } from "./_kernel_copy.ts";
+import { clonesOnDarwin, kernelCopy, reflink } from "./_kernel_copy.ts";
 import { ProgressCounter } from "./_save_progress.ts";
 import { Writeback } from "./_writeback.ts";
 import { checkWritten, type CopiedFrom } from "./_check_written.ts";
@@ -53,16 +54,20 @@ export interface OpenOptions {
 
 /**
  * How {@linkcode Checkpoint.save} writes the file:
- * - `"stream"` writes every record through memory in torch's own layout;
- * - `"clone"` lets the kernel copy the source file (`copy_file_range`, a
- *   reflink where the filesystem has them), keeps the storage records where
- *   they are and rewrites only the records before and after them. It needs
- *   an unchanged set and order of storages read from a local file;
+ * - `"stream"` writes every record in torch's own layout; storage records
+ *   of local files are copied inside the kernel (`copy_file_range` on
+ *   Linux, where the process may use FFI), else through memory;
+ * - `"clone"` makes the new file a copy of the source file (sharing its
+ *   blocks where the filesystem can, else copied by the kernel), keeps the
+ *   storage records where they are and rewrites only the records before and
+ *   after them. It needs an unchanged set and order of storages read from a
+ *   local file;
  * - `"auto"` (the default) clones when that is possible, copies mostly
- *   storage bytes, and the target folder is on the source's filesystem of a
- *   kind that clones (btrfs, XFS, ZFS, bcachefs, OCFS2 on Linux; APFS on
- *   macOS), where it takes a fraction of a second for any size; it streams
- *   otherwise, since a kernel byte copy is no faster than streaming.
+ *   storage bytes, and the filesystem shares the source's blocks with the
+ *   new file, which it asks the kernel to do (the FICLONE ioctl: XFS,
+ *   btrfs, bcachefs, OCFS2 on Linux; on macOS, APFS clones any file copied
+ *   within a volume), taking a fraction of a second for any size; it
+ *   streams otherwise.
  */
 export type SaveStrategy = "auto" | "stream" | "clone";
 
@@ -376,6 +381,18 @@ export class Checkpoint {
       lockTimeoutMs: options.lockTimeoutMs,
       expected: inPlace ? source.opened : undefined,
     };
+    const stream = (temp: string) =>
+      this.#saveStream(
+        temp,
+        path,
+        pickle,
+        storages,
+        archiveName,
+        alignment,
+        progress,
+        written,
+        keepExtra,
+      );
     if (strategy !== "stream") {
       let plan = this.#planClone(storages, archiveName, pickle.size, alignment);
       if (typeof plan !== "string" && !await this.#stillOnDisk(plan.source)) {
@@ -383,43 +400,30 @@ export class Checkpoint {
       }
       if (typeof plan === "string") {
         if (strategy === "clone") throw new CheckpointError(`Cannot clone checkpoint: ${plan}`);
-      } else if (
-        strategy === "clone" || (plan.worthwhile && await kernelClones(this.path, target.path))
-      ) {
-        return await replaceAtomically(
-          target,
-          (temp) =>
-            this.#saveClone(
-              temp,
-              path,
-              plan,
-              pickle,
-              storages,
-              alignment,
-              progress,
-              written,
-              keepExtra,
-            ),
-          replace,
-        );
+      } else if (strategy === "clone" || plan.worthwhile) {
+        const clonePlan = plan;
+        const byCopyFile = strategy === "clone" || await clonesOnDarwin(this.path, target.path);
+        // The filesystem answers whether it shares blocks by doing it; where
+        // it will not, a stream save copies in the kernel as fast as a clone.
+        return await replaceAtomically(target, (temp) => {
+          const shared = reflink(clonePlan.source, temp);
+          if (!shared && !byCopyFile) return stream(temp);
+          return this.#saveClone(
+            temp,
+            path,
+            clonePlan,
+            shared,
+            pickle,
+            storages,
+            alignment,
+            progress,
+            written,
+            keepExtra,
+          );
+        }, replace);
       }
     }
-    return await replaceAtomically(
-      target,
-      (temp) =>
-        this.#saveStream(
-          temp,
-          path,
-          pickle,
-          storages,
-          archiveName,
-          alignment,
-          progress,
-          written,
-          keepExtra,
-        ),
-      replace,
-    );
+    return await replaceAtomically(target, stream, replace);
   }
 
   /** Reads the local headers of every record a save may copy, from each source archive. */
@@ -478,6 +482,7 @@ export class Checkpoint {
     // The temporary file exists, empty and locked by replaceAtomically.
     const file = await Deno.open(temp, { write: true });
     const writeback = Writeback.open(temp);
+    const copier = KernelRangeCopier.open(file, temp);
     try {
       const writer = await TorchZipWriter.create(file, {
         archiveName,
@@ -486,6 +491,7 @@ export class Checkpoint {
           progress.add(bytes);
           writeback?.wrote(bytes);
         },
+        copier,
       });
       await writer.writeRecord("data.pkl", pickle.parts);
       for (const name of head.slice(1)) await this.#copy(writer, name);
@@ -507,6 +513,7 @@ export class Checkpoint {
         strategy: "stream",
       };
     } finally {
+      copier?.close();
       writeback?.close();
       file.close();
     }
@@ -532,6 +539,7 @@ export class Checkpoint {
     temp: string,
     path: string,
     plan: ClonePlan,
+    shared: boolean,
     pickle: EncodedPickle,
     storages: Storage[],
     alignment: number,
@@ -542,7 +550,8 @@ export class Checkpoint {
     const { source, kept, start, head, headInPlace } = plan;
     progress.total = source.size + pickle.size + this.#recordBytes(head.slice(1)) +
       this.#recordBytes(this.#trailingRecords(keepExtra));
-    await kernelCopy(this.path, temp, { counter: progress, size: source.size });
+    if (shared) progress.reach(source.size);
+    else await kernelCopy(this.path, temp, { counter: progress, size: source.size });
     // The copy has the source's mode; like a streamed file, it must be writable.
     const { mode } = await Deno.stat(temp);
     if (mode !== null && (mode & 0o200) === 0) await Deno.chmod(temp, (mode & 0o777) | 0o200);
