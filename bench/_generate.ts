@@ -1,10 +1,8 @@
 // Writes the benchmark checkpoint with ckptkit's own writer, for machines
 // without torch: the same structure as bench/_make_checkpoint.py.
 import { PyDict } from "../lib/pickle/py_dict.ts";
-import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
-import { PyObject } from "../lib/pickle/py_object.ts";
-import { Tuple } from "../lib/pickle/tuple.ts";
+import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { dtype } from "../lib/torch/dtype.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
@@ -12,63 +10,69 @@ import { torchPickle } from "../lib/torch/_torch_pickle.ts";
 import { TorchZipWriter } from "../lib/zip/torch_zip_writer.ts";
 
 const PATTERN = [64, 1, 1, 16, 1, 32, 1, 8];
+const TEMPLATE = new URL("../tests/fixtures/example_training.ckpt", import.meta.url);
 
-/** Element counts of the parameters, as bench/_make_checkpoint.py computes them. */
-export function parameterSizes(params: number, totalBytes: number): number[] {
-  const weights = Array.from({ length: params }, (_, i) => PATTERN[i % PATTERN.length]);
+/** Element counts of the new parameters, as bench/_make_checkpoint.py computes them. */
+export function parameterSizes(count: number, totalBytes: number): number[] {
+  const weights = Array.from({ length: count }, (_, i) => PATTERN[i % PATTERN.length]);
   const unit = totalBytes / (3 * 4 * weights.reduce((a, b) => a + b, 0));
   return weights.map((w) => Math.max(1, Math.floor(w * unit)));
 }
 
-function tensor(numel: number, shape: number[] = [numel]): Tensor {
+/** Layers the migrations move, named as bench/_make_checkpoint.py names them. */
+function parameterName(i: number): string {
+  if (i % 3 === 0) return `model.model.encoder.proc.node_dst_mlp.${i}.weight`;
+  if (i % 3 === 1) {
+    return `model.model.processor.proc.${Math.floor(i / 3) % 2}.blocks.${
+      Math.floor(i / 6) % 2
+    }.node_dst_mlp.${i}.weight`;
+  }
+  return `model.model.decoder.proc.node_src_mlp.${i}.weight`;
+}
+
+function tensor(shape: number[]): Tensor {
   const storage = new Storage({
     dtype: dtype("float32")!,
     storageClass: PyGlobal.of("torch", "FloatStorage"),
     location: "cpu",
-    numel,
+    numel: shape.reduce((a, b) => a * b, 1),
   });
   return new Tensor({ storage, shape });
 }
 
-/** Writes a Lightning-shaped checkpoint of `params` parameters with Adam state to `path`. */
+/**
+ * Writes an anemoi-shaped training checkpoint of `params` parameters with
+ * Adam state to `path`, all shipped migrations pending.
+ */
 export async function generateCheckpoint(
   path: string,
   params: number,
   totalBytes: number,
 ): Promise<void> {
-  const stateDict = new PyObject(PyGlobal.of("collections", "OrderedDict"), Tuple.of());
-  const state = new PyDict();
-  parameterSizes(params, totalBytes).forEach((numel, i) => {
-    stateDict.set(`model.processor.proc.${i >> 3}.blocks.${i & 7}.mlp.weight`, tensor(numel));
+  const template = await Checkpoint.open(TEMPLATE.pathname);
+  const root = template.root as PyDict<string, unknown>;
+  template.close();
+  const stateDict = root.get("state_dict") as PyDict<string, unknown>;
+  parameterSizes(params - stateDict.size, totalBytes).forEach((numel, i) => {
+    stateDict.set(parameterName(i), tensor([numel]));
+  });
+  const state = new PyDict<number, unknown>();
+  [...stateDict.values()].forEach((value, i) => {
+    const shape = [...(value as Tensor).shape];
     state.set(
       i,
       new PyDict<string, unknown>([
-        ["step", tensor(1, [])],
-        ["exp_avg", tensor(numel)],
-        ["exp_avg_sq", tensor(numel)],
+        ["step", tensor([])],
+        ["exp_avg", tensor(shape)],
+        ["exp_avg_sq", tensor(shape)],
       ]),
     );
   });
-  const root = new PyDict<string, unknown>([
-    ["epoch", 3],
-    ["global_step", 1200],
-    ["pytorch-lightning_version", "2.4.0"],
-    ["state_dict", stateDict],
-    ["optimizer_states", [
-      new PyDict<string, unknown>([
-        ["state", state],
-        ["param_groups", [
-          new PyDict<string, unknown>([
-            ["lr", new PyFloat(6.25e-4)],
-            ["betas", Tuple.of(new PyFloat(0.9), new PyFloat(0.95))],
-            ["eps", new PyFloat(1e-8)],
-            ["params", Array.from({ length: params }, (_, i) => i)],
-          ]),
-        ]],
-      ]),
-    ]],
-    ["lr_schedulers", []],
-  ]);
+  const optimizer = (root.get("optimizer_states") as PyDict<string, unknown>[])[0];
+  optimizer.set("state", state);
+  const group = (optimizer.get("param_groups") as PyDict<string, unknown>[])[0];
+  group.set("params", Array.from({ length: stateDict.size }, (_, i) => i));
+  root.set("migrations", []);
   const { parts: data, storages } = torchPickle(root);
 
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
@@ -78,7 +82,7 @@ export async function generateCheckpoint(
     await writer.writeRecord("data.pkl", data);
     for (const [key, storage] of storages.entries()) {
       const bytes = new Uint8Array(storage.nbytes);
-      new Float32Array(bytes.buffer).fill(Number(key) % 7);
+      bytes.fill(Number(key) % 7);
       await writer.writeRecord(`data/${key}`, bytes);
     }
     await writer.writeRecord("version", new TextEncoder().encode("3\n"));

@@ -31,14 +31,50 @@ function number(cell: string, { positive = false } = {}): number {
 Deno.test("bench/bench.ts times ckptkit against cp (and torch) and removes its files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ckptkit-bench-test-" });
   try {
-    const rows = await runBench("bench.ts", ["--size", "4M", "--runs", "1", "--dir", dir]);
-    for (const label of ["cp ", "cp + fsync", "ckptkit stream ", "ckptkit clone", "show --json"]) {
+    const args = ["--size", "4M", "--params", "40", "--runs", "1", "--dir", dir];
+    const rows = await runBench("bench.ts", args);
+    for (
+      const label of [
+        "cp ",
+        "cp + fsync",
+        "migrate --out",
+        "rewrite --out",
+        "save, stream ",
+        "save, clone",
+        "transfer --out",
+        "extract --out",
+        "diff ",
+        "diff --exact",
+        "verify",
+        "show --json",
+      ]
+    ) {
       const cells = row(rows, label);
       number(cells[1]); // time
       number(cells[3], { positive: true }); // MB/s
     }
-    assert.ok(number(row(rows, "ckptkit stream ")[4]) > 20, "peak RSS is measured in MiB");
+    assert.ok(number(row(rows, "migrate --out")[4]) > 20, "peak RSS is measured in MiB");
+    number(row(rows, "migrate --out")[6], { positive: true }); // x cp + fsync
     if (requireTorch) number(row(rows, "torch.save(torch.load(x))")[3], { positive: true });
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "the bench left files behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bench/bench.ts --pairs alternates migrate, rewrite and cp and gives the ratios", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ckptkit-bench-test-" });
+  try {
+    const args = ["--size", "4M", "--params", "40", "--pairs", "2", "--dir", dir];
+    const rows = await runBench("bench.ts", args);
+    for (const label of ["cp ", "cp + fsync", "migrate --out", "rewrite --out"]) {
+      number(row(rows, label)[1], { positive: true });
+    }
+    for (const ratio of ["migrate / (cp + fsync)", "migrate / cp", "migrate / rewrite"]) {
+      const cells = row(rows, ratio);
+      number(cells[1], { positive: true }); // of medians
+      number(cells[2], { positive: true }); // median of rounds
+    }
     assert.deepEqual([...Deno.readDirSync(dir)], [], "the bench left files behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
