@@ -5,9 +5,11 @@ import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { loadMigration, type Migration } from "../lib/migrate/migration.ts";
 import { IncompatibleCheckpointError, MigrationError } from "../lib/migrate/migration_error.ts";
 import { Migrator, planRefusal } from "../lib/migrate/migrator.ts";
+import type { MigrationContext } from "../lib/migrate/migration_context.ts";
 import { loadMigrationsFromDir } from "../lib/migrate/registry.ts";
 import { registeredMigrations } from "../lib/migrate/registration.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
+import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import { pickle } from "../lib/pickle/pickler.ts";
 import { runPython, skipTorch } from "./_python.ts";
@@ -360,4 +362,37 @@ Deno.test("scripts without metadata or with a bad name are refused when loaded",
     /pinnedSignature/,
   );
   assert.throws(() => new Migrator([marker("a"), marker("b")]), /appears twice/);
+});
+
+Deno.test("data.pkl is decoded again only when a setup redirects a global it names", async () => {
+  const redirecting = (from: string, to: string) =>
+    loadMigration("1750840837_add_foo", {
+      metadata: { versions: { migration: "1.0.0", "anemoi-models": "0.8.1" } },
+      migrateSetup: (context: MigrationContext) => context.moveAttribute(from, to),
+      migrate: (ckpt: Dict) => ckpt,
+    }, "a".repeat(64));
+  await withTempDir(async (dir) => {
+    const path = `${dir}/ordered.ckpt`;
+    const empty = await Checkpoint.open(fixture("migration_empty.ckpt"));
+    const ordered = new PyObject(PyGlobal.of("collections", "OrderedDict"));
+    (empty.root as Dict).set("state_dict", ordered);
+    await empty.save(path);
+    empty.close();
+    for (
+      const [from, used] of [["nowhere.Thing", false], ["collections.OrderedDict", true]] as const
+    ) {
+      const ckpt = await Checkpoint.open(path);
+      try {
+        assert.equal(ckpt.globals.some(([m, n]) => `${m}.${n}` === from), used);
+        const before = (ckpt.root as Dict).get("state_dict");
+        const run = await new Migrator([redirecting(from, "moved.Thing")]).migrate(ckpt);
+        const after = (run.checkpoint.root as Dict).get("state_dict") as PyObject;
+        assert.equal(after === before, !used, from);
+        assert.deepEqual([...run.redirected.keys()], used ? [from] : []);
+        if (used) assert.equal(after.className, "moved.Thing");
+      } finally {
+        ckpt.close();
+      }
+    }
+  });
 });

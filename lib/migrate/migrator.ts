@@ -259,8 +259,8 @@ export class Migrator {
   /**
    * Runs the missing migrations on an open checkpoint: its `root` is
    * replaced by the migrated one, unsaved. The setups of all missing
-   * migrations run together; when they redirect anything, `data.pkl` is
-   * decoded again from the bytes read at open, with the redirects. Throws
+   * migrations run together; when they redirect a global `data.pkl` names,
+   * it is decoded again from the bytes read at open, with the redirects. Throws
    * {@linkcode IncompatibleCheckpointError} when the checkpoint cannot be
    * migrated (see {@linkcode Migrator.plan}).
    */
@@ -294,7 +294,12 @@ export class Migrator {
         redirected.set(from, to);
         log.debug?.(`redirect ${from} -> ${to.path}`);
       });
-      root = checkpoint.decode({ findGlobal }) as CkptType;
+      // Decoding again gives the same graph unless a global data.pkl names
+      // is redirected; the hook remembers what it resolved for the decode.
+      const moved = checkpoint.globals.filter(([module, name]) =>
+        findGlobal(module, name).path !== `${module}.${name}`
+      );
+      if (moved.length > 0) root = checkpoint.decode({ findGlobal }) as CkptType;
     }
     migrationHistory(root); // checked and created before any migration runs, as anemoi does
     for (const migration of plan.missing) {

@@ -8,6 +8,7 @@
 
 import { CheckpointError, CkptkitError } from "../errors.ts";
 import { joinParts } from "../pickle/_byte_writer.ts";
+import { PyGlobal } from "../pickle/py_global.ts";
 import { unpickle } from "../pickle/unpickler.ts";
 import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central_directory.ts";
 import { assertTorchZip } from "../zip/detect_format.ts";
@@ -189,6 +190,23 @@ export class Checkpoint {
   readonly directory: ZipDirectory;
   /** The source `data.pkl` bytes. */
   readonly pickleBytes: Uint8Array;
+  /**
+   * The globals `data.pkl` names, as `[module, qualified name]` pairs (before
+   * any `findGlobal` redirect), each once, in the order the pickle first
+   * uses them.
+   *
+   * @example Which classes a checkpoint needs
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Checkpoint } from "../../mod.ts";
+   *
+   * const ckpt = await Checkpoint.open("tests/fixtures/training.ckpt");
+   * const names = ckpt.globals.map(([module, name]) => `${module}.${name}`);
+   * assert.ok(names.includes("omegaconf.dictconfig.DictConfig"));
+   * ckpt.close();
+   * ```
+   */
+  readonly globals: readonly (readonly [string, string])[];
   readonly #source: RandomAccessSource;
   readonly #entries: Map<string, ZipEntry>;
   // Storage keys the source data.pkl references (see isStorageRecord): a
@@ -201,6 +219,7 @@ export class Checkpoint {
     archiveName: string;
     directory: ZipDirectory;
     pickleBytes: Uint8Array;
+    globals: readonly (readonly [string, string])[];
     source: RandomAccessSource;
     entries: Map<string, ZipEntry>;
     storageKeys: ReadonlySet<string>;
@@ -210,6 +229,7 @@ export class Checkpoint {
     this.archiveName = init.archiveName;
     this.directory = init.directory;
     this.pickleBytes = init.pickleBytes;
+    this.globals = init.globals;
     this.#source = init.source;
     this.#entries = init.entries;
     this.#storageKeys = init.storageKeys;
@@ -240,13 +260,20 @@ export class Checkpoint {
     const entries = recordsByName(directory, prefix);
     const pickleBytes = await readEntry(source, entries.get("data.pkl")!);
     const storageKeys = new Set<string>();
-    const root = decodePickle(pickleBytes, source, entries, storageKeys, options.findGlobal);
+    const globals = new Map<string, readonly [string, string]>();
+    const findGlobal = options.findGlobal;
+    const root = decodePickle(pickleBytes, source, entries, storageKeys, (module, name) => {
+      const path = `${module}\0${name}`;
+      if (!globals.has(path)) globals.set(path, [module, name]);
+      return findGlobal === undefined ? PyGlobal.of(module, name) : findGlobal(module, name);
+    });
     return new Checkpoint({
       root,
       path,
       archiveName: prefix,
       directory,
       pickleBytes,
+      globals: [...globals.values()],
       source,
       entries,
       storageKeys,
