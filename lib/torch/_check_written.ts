@@ -1,4 +1,4 @@
-// The check a save runs on its synced temporary file before renaming it
+// The check a save runs on its temporary file before renaming it
 // over the target: the file reads back as the checkpoint that was written.
 import { CheckpointError, CkptkitError } from "../errors.ts";
 import { unpickle } from "../pickle/unpickler.ts";

@@ -89,7 +89,7 @@ export interface SaveOptions {
   /** Called as bytes are copied or written, e.g. to draw a progress bar. */
   onProgress?: (progress: SaveProgress) => void;
   /**
-   * Re-open the synced temporary file and check it before it replaces
+   * Re-open the written temporary file and check it before it replaces
    * `path` (default `true`): the central directory parses, new records'
    * CRC-32s are right, copied records keep their source's, `data.pkl`
    * decodes and every storage it references is large enough.
