@@ -144,6 +144,7 @@ export {
   type MigrationSummary,
 } from "./lib/migrate/migrate_checkpoint.ts";
 export { Config, type ConfigKind, type ConfigPath } from "./lib/migrate/config.ts";
+export { type ConfigAction, ConfigError } from "./lib/migrate/config_error.ts";
 export {
   loadMigrationsFromDir,
   migrationsFromRegistry,
