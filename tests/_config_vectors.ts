@@ -199,6 +199,13 @@ function childOf(container: PyObject, key: string | number): PyObject | undefine
   }
   const dict = content as PyDict;
   if (dict.has(key)) return dict.get(key) as PyObject;
+  // A Dict[Color, ...] key named by the member's name, "Color.NAME" or value.
+  for (const [k, v] of dict) {
+    if (!(k instanceof PyObject)) continue;
+    const [cls, name] = (encode(k) as { enum: [string, string] }).enum;
+    const value = ENUMS[cls].find(([n]) => n === name)![1];
+    if (key === name || key === `${cls}.${name}` || key === value) return v as PyObject;
+  }
   return typeof key === "number" ? dict.get(String(key)) as PyObject | undefined : undefined;
 }
 
@@ -297,6 +304,11 @@ export function deliberate(edit: Edit, want: Outcome, got: Outcome): string | un
       (!("error" in want) && "error" in got))
   ) {
     return "an IntEnum member is an int to Python; pickles do not say which enums are IntEnums";
+  }
+  // A member pickled as Color(2), or a new Color key, in a config without an
+  // EnumNode of Color: the pickle does not say its name or members.
+  if (/\b[A-Z]\w*\(\d+\)|no EnumNode of/.test(JSON.stringify(got))) {
+    return "an enum's members are known only from an EnumNode of its class";
   }
   const key = edit.path[edit.path.length - 1];
   if (

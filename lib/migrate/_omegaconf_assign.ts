@@ -59,7 +59,16 @@ import {
   setValueNode,
   validateValue,
 } from "./_omegaconf_value.ts";
-import { dictEntries, isStr, pyKind, pyStr, typeName } from "./_py_value.ts";
+import {
+  dictEntries,
+  enumMember,
+  isStr,
+  memberName,
+  pyEquals,
+  pyKind,
+  pyStr,
+  typeName,
+} from "./_py_value.ts";
 
 /**
  * Flags to treat as off for an edit, as Python's context managers do
@@ -130,13 +139,15 @@ export function dictSet(
 ): void {
   const content = dictContent(container);
   const key = normalizeKey(container, rawKey, value, edit);
+  // cfg.key = value (a str key) raises AttributeError where cfg[key] = value raises KeyError.
+  const attribute = typeof rawKey === "string";
   const stored = content.get(key);
   const child = stored === undefined ? undefined : nodeOrRefuse(stored);
   const where = place(container, key);
   const special = isStr(value) && isInterpolation(String(value));
   if (!special) {
     if (value === null) {
-      if (child === undefined) checkAccess(container, key, value, edit, populating);
+      if (child === undefined) checkAccess(container, key, value, edit, populating, attribute);
       const optional = child !== undefined
         ? nodeIsOptional(child)
         : resolveOptional(elementHint(container)).optional;
@@ -144,7 +155,7 @@ export function dictSet(
         throw fail(edit, "ValidationError", "field '$FULL_KEY' is not Optional", value, where);
       }
     } else if (!(isStr(value) && String(value) === "???")) {
-      if (child === undefined) checkAccess(container, key, value, edit, populating);
+      if (child === undefined) checkAccess(container, key, value, edit, populating, attribute);
       if (child !== undefined && isTypedDictConfig(child)) {
         checkTypedDict(child, value, edit, where);
       }
@@ -159,7 +170,7 @@ export function dictSet(
       where,
     );
   }
-  if (child === undefined) checkAccess(container, key, value, edit, populating);
+  if (child === undefined) checkAccess(container, key, value, edit, populating, attribute);
   if (child !== undefined && setsInPlace(child, value, edit)) {
     setNodeValue(child, value, edit, where, populating);
     return;
@@ -189,22 +200,23 @@ function checkAccess(
   value: unknown,
   edit: Edit,
   populating: boolean,
+  attribute: boolean,
 ): void {
   if (populating || edit.options.openDict) return;
   const typed = typedClass(container);
   if (typed !== undefined && ownFlag(container, "struct") === false) return;
   if (typed === undefined && flag(container, "struct") !== true) return;
-  // cfg.key = value raises AttributeError; cfg[key] = value (non-str keys) KeyError.
-  const pythonError = typeof key === "string" ? "ConfigAttributeError" : "ConfigKeyError";
-  const text = keyText(key);
+  const pythonError = attribute ? "ConfigAttributeError" : "ConfigKeyError";
+  const text = keyText(key, edit);
   const message = typed !== undefined
     ? `Key '${text}' not in '${className(typed)}'`
     : `Key '${text}' is not in struct`;
   throw fail(edit, pythonError, message, value, place(container, key));
 }
 
-function keyText(key: unknown): string {
-  return typeof key === "boolean" ? (key ? "True" : "False") : String(key);
+// str(key), as omegaconf writes keys into its messages.
+function keyText(key: unknown, edit: Edit): string {
+  return pyStr(key, edit.tree);
 }
 
 function nodeIsOptional(node: PyObject): boolean {
@@ -293,7 +305,78 @@ function normalizeKey(container: PyObject, key: unknown, value: unknown, edit: E
       where,
     );
   }
+  if (hint.kind === "class") return enumKey(container, hint.type, key, value, edit, where);
   throw new UnsupportedEdit(`keys of type ${typeStr(hint)} are not supported`);
+}
+
+// A key of a Dict[SomeEnum, ...]: the member the key names (by name, "Class.NAME"
+// or value, as EnumNode converts), the key object already in the dict when it
+// is there, else a new member Enum(value).
+function enumKey(
+  container: PyObject,
+  type: PyGlobal,
+  key: unknown,
+  value: unknown,
+  edit: Edit,
+  where: Place,
+): unknown {
+  const existing = findKey(container, key, edit.tree);
+  if (existing !== undefined) return existing;
+  if (enumMember(key, edit.tree)?.type === type) return key;
+  const fields = edit.tree.fieldsOf(type);
+  if (fields === undefined) {
+    throw new UnsupportedEdit(`no EnumNode of the config names the members of ${type.path}`);
+  }
+  const kind = pyKind(key, edit.tree);
+  let name: string | undefined;
+  if (kind === "int") name = memberName(fields, key);
+  if (kind === "str") {
+    const text = String(key);
+    const prefix = `${className(type)}.`;
+    const bare = text.startsWith(prefix) ? text.slice(prefix.length) : text;
+    if (fields.has(bare)) name = bare;
+  }
+  if (name === undefined) {
+    const valid = [...fields.keys()].join(", ");
+    throw fail(
+      edit,
+      "KeyValidationError",
+      `Key '$KEY' is incompatible with the enum type '${className(type)}', valid: [${valid}]`,
+      value,
+      where,
+    );
+  }
+  return new PyObject(type, Tuple.of(fields.get(name)), "reduce");
+}
+
+/**
+ * The key of a DictConfig that `key` names, as it is spelled in the dict:
+ * the key itself, "0" for 0 and 0 for "0", or an enum member key named by
+ * `"RED"`, `"Color.RED"` or its value. Undefined when there is none.
+ */
+export function findKey(container: PyObject, key: unknown, tree?: ConfigTree): unknown {
+  const content = contentOf(container);
+  if (!(content instanceof PyDict)) return undefined;
+  if (content.has(key)) return key;
+  if (typeof key === "string" && /^-?\d+$/.test(key) && content.has(Number(key))) {
+    return Number(key);
+  }
+  if (typeof key === "number" && content.has(String(key))) return String(key);
+  if (keyHint(container).kind !== "class" || typeof key === "boolean") return undefined;
+  const lookup = tree ?? new ConfigTree(container);
+  for (const candidate of content.keys()) {
+    const member = enumMember(candidate, lookup);
+    if (member === undefined) continue;
+    if (typeof key === "string") {
+      const prefix = `${className(member.type)}.`;
+      if (member.name === (key.startsWith(prefix) ? key.slice(prefix.length) : key)) {
+        return candidate;
+      }
+    } else if (member.hasValue && (typeof key === "number" || typeof key === "bigint")) {
+      if (pyEquals(member.value, key)) return candidate;
+    }
+  }
+  return undefined;
 }
 
 // A container's child as a node of a class ckptkit edits, or UnsupportedEdit
@@ -846,12 +929,14 @@ export function popNode(
   const node = content.get(normalized) as PyObject | undefined;
   if (node === undefined) {
     if (hasDefault) return undefined;
-    const text = keyText(normalized);
+    const text = keyText(normalized, edit);
     const full = fullKey(container, normalized);
+    // omegaconf compares the full key with the key itself: only a str key can equal it.
+    const same = typeof normalized === "string" && full === normalized;
     throw fail(
       edit,
       "ConfigKeyError",
-      full !== text ? `Key not found: '${text}' (path: '${full}')` : `Key not found: '${text}'`,
+      same ? `Key not found: '${text}'` : `Key not found: '${text}' (path: '${full}')`,
       null,
       where,
     );

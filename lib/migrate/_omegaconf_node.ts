@@ -11,7 +11,7 @@ import { PyDict } from "../pickle/py_dict.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { containerHint, parseHint, type TypeHint } from "./_omegaconf_types.ts";
-import type { EnumLookup } from "./_py_value.ts";
+import { type EnumLookup, enumMember } from "./_py_value.ts";
 
 /** The omegaconf node classes ckptkit edits. */
 export type NodeClass =
@@ -200,6 +200,16 @@ export function keyHint(container: PyObject): TypeHint {
  */
 export function fullKey(container: PyObject, key?: unknown): string {
   const steps: string[] = [];
+  let enums: EnumLookup | undefined;
+  // Enum member keys are named by their name, as omegaconf does.
+  const step = (at: PyObject, part: unknown): string => {
+    let text = typeof part === "boolean" ? (part ? "True" : "False") : String(part);
+    if (part instanceof PyObject) {
+      enums ??= new ConfigTree(container);
+      text = enumMember(part, enums)?.name ?? text;
+    }
+    return nodeClass(at) === "ListConfig" ? `[${text}]` : text;
+  };
   if (key !== undefined) steps.push(step(container, key));
   const seen = new Set<PyObject>();
   for (let at: PyObject | undefined = container; at !== undefined; at = parentOf(at)) {
@@ -215,11 +225,6 @@ export function fullKey(container: PyObject, key?: unknown): string {
     text += text === "" || part.startsWith("[") ? part : `.${part}`;
   }
   return text;
-}
-
-function step(container: PyObject, key: unknown): string {
-  const text = typeof key === "boolean" ? (key ? "True" : "False") : String(key);
-  return nodeClass(container) === "ListConfig" ? `[${text}]` : text;
 }
 
 /** The root of the config a node belongs to. */

@@ -16,6 +16,7 @@ import {
   dictSet,
   Edit,
   type EditOptions,
+  findKey,
   listSet,
   popNode,
 } from "./_omegaconf_assign.ts";
@@ -317,13 +318,20 @@ export class Config {
     const items = this.#items();
     if (items === undefined) return false;
     if (Array.isArray(items)) return typeof key === "number" && indexIn(items, key) !== undefined;
-    return items.has(dictKey(items, key));
+    return items.has(this.#dictKey(items, key));
   }
 
   #rawGet(key: unknown): unknown {
     const items = this.#items()!;
     if (Array.isArray(items)) return items[indexIn(items, key as number)!];
-    return items.get(dictKey(items, key));
+    return items.get(this.#dictKey(items, key));
+  }
+
+  // The dict key a path part names: for a DictConfig also an enum member key
+  // by name or value.
+  #dictKey(items: PyDict, key: unknown): unknown {
+    if (this.kind !== "dictconfig") return dictKey(items, key);
+    return findKey(this.node as PyObject, key) ?? key;
   }
 
   #rawDelete(key: string | number): void {
@@ -394,11 +402,8 @@ export class Config {
   // The key a path part names in this DictConfig: an existing key as it is
   // spelled ("0" or 0), else a str, or an int where the dict's keys are ints.
   #dictConfigKey(key: string | number): unknown {
-    const items = this.#items();
-    if (items instanceof PyDict) {
-      const existing = dictKey(items, key);
-      if (items.has(existing)) return existing;
-    }
+    const existing = findKey(this.node as PyObject, key);
+    if (existing !== undefined) return existing;
     if (typeof key !== "number") return key;
     const keyType = keyHint(this.node as PyObject).kind;
     return keyType === "int" || keyType === "float" || keyType === "bool" ? key : String(key);
