@@ -48,6 +48,7 @@ Deno.test({
     for (const [caseName, edit, want] of vectors.scenarios as [string, Edit, Outcome][]) {
       add(caseName, edit, want);
     }
+    console.log(edits.length, "edits round-tripped");
     assert.ok(edits.length > 4500, `${edits.length} edits`);
     await withTempDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/edits.json`, JSON.stringify(edits));

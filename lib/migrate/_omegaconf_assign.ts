@@ -436,16 +436,47 @@ function setDictValue(node: PyObject, value: unknown, edit: Edit, where: Place):
     replaceContent(node, value, null);
     return;
   }
-  const kind = pyKind(value, edit.tree);
-  if (kind === "DictConfig") {
+  // A config's items go in one by one, as values where its nodes are untyped;
+  // the container's own flags are reset, as omegaconf resets them.
+  const isConfig = pyKind(value, edit.tree) === "DictConfig";
+  const entries = isConfig ? configItems(value as PyObject, node) : value;
+  fill(node, new PyDict(), BUILTIN_DICT, () => {
+    if (isConfig) resetFlags(node, edit);
+    for (const [k, v] of dictEntries(entries)) dictSet(node, k, v, edit, true);
+  });
+}
+
+// The items of a config assigned to a typed container: omegaconf copies its
+// nodes one by one, which for AnyNode items of scalars into scalar elements
+// comes to assigning their values. Other configs (typed or nested nodes, or
+// container elements, where omegaconf's node copy keeps and retypes nodes)
+// are refused: assign their plain content instead.
+function configItems(source: PyObject, target: PyObject): unknown {
+  const content = contentOf(source);
+  const items = content instanceof PyDict ? [...content.values()] : content;
+  const element = resolveOptional(elementHint(target)).hint;
+  const flat = Array.isArray(items) && metadataOf(source).get("ref_type") === TYPING_ANY &&
+    items.every((item) => nodeClass(item) === "AnyNode") &&
+    !["dict", "list", "class", "union"].includes(element.kind);
+  if (!flat) {
     throw new UnsupportedEdit(
-      "a config moves only to where omegaconf stores it as it is (a key without a type); " +
-        "assign its content (toPlain()) to a typed field",
+      "omegaconf copies a config into a typed container node by node, which ckptkit does only " +
+        "for AnyNode items of scalar elements: assign its plain content",
     );
   }
-  fill(node, new PyDict(), BUILTIN_DICT, () => {
-    for (const [k, v] of dictEntries(value)) dictSet(node, k, v, edit, true);
-  });
+  const value = (item: unknown) => stateOf(item as PyObject).get("_val");
+  if (Array.isArray(content)) return content.map(value);
+  return new PyDict([...(content as PyDict)].map(([k, v]) => [k, value(v)] as [unknown, unknown]));
+}
+
+// omegaconf resets a container's own flags when a config is assigned to it;
+// inside read_write(node) the node's readonly flag comes back afterwards.
+function resetFlags(node: PyObject, edit: Edit): void {
+  const metadata = metadataOf(node);
+  const flags = new PyDict();
+  const readonly = ownFlag(node, "readonly");
+  if (edit.options.readWrite && readonly !== undefined) flags.set("readonly", readonly);
+  metadata.set("flags", flags);
 }
 
 // ListConfig._set_value: None (if optional), "???" or an interpolation replace
@@ -469,10 +500,12 @@ function setListValue(node: PyObject, value: unknown, edit: Edit, where: Place):
   }
   const kind = pyKind(value, edit.tree);
   if (kind === "ListConfig") {
-    throw new UnsupportedEdit(
-      "a config moves only to where omegaconf stores it as it is (a key without a type); " +
-        "assign its content (toPlain()) to a typed field",
-    );
+    const items = configItems(value as PyObject, node) as unknown[];
+    fill(node, [], BUILTIN_LIST, () => {
+      resetFlags(node, edit);
+      for (const item of items) listAppend(node, item, edit, true);
+    });
+    return;
   }
   if (kind !== "list" && kind !== "tuple") {
     throw fail(
@@ -506,12 +539,14 @@ function fill(node: PyObject, content: unknown, objectType: PyGlobal, build: () 
   const metadata = metadataOf(node);
   const before = state.get("_content");
   const beforeType = metadata.get("object_type");
+  const beforeFlags = metadata.get("flags");
   state.set("_content", content);
   try {
     build();
   } catch (error) {
     state.set("_content", before);
     metadata.set("object_type", beforeType);
+    metadata.set("flags", beforeFlags);
     throw error;
   }
   metadata.set("object_type", objectType);

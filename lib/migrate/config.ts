@@ -62,7 +62,10 @@ export type ConfigKind = "dictconfig" | "listconfig" | "schema" | "dict" | "list
  * - new keys get the node the container's element type says (`AnyNode`
  *   for plain configs, a `FloatNode` in a `Dict[str, float]`), dicts and
  *   lists become `DictConfig`/`ListConfig` nodes, a `Config` moves here
- *   (a copy when it is still in a config, as Python's deepcopy);
+ *   (a copy when it is still in a config, as Python's deepcopy); assigned
+ *   to a typed container, a config's AnyNode items go in as values, and
+ *   other configs are refused (omegaconf's node-by-node copy is not ported:
+ *   assign their plain content);
  * - struct mode and structured (dataclass) configs refuse new keys, pops
  *   and deletions; read-only configs refuse every change. The flags are
  *   read from the node and its parents, as omegaconf does.
