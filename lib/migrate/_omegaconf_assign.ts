@@ -1,11 +1,11 @@
 /**
- * omegaconf's container rules, ported to the pickled value model:
- * `DictConfig.__setattr__`/`__setitem__` (key checks, struct and structured
- * configs, readonly, typed containers, set-in-place or a new node from the
- * container's `element_type`), `ListConfig.__setitem__`/`append`, `pop` and
- * `del`, UnionNode assignment and `_node_wrap`. Nothing changes when an edit
- * is refused: new nodes are validated before they are inserted, and typed
- * containers get their old content back on an error.
+ * omegaconf's assignment rules, ported to the pickled value model:
+ * `DictConfig.__setattr__`/`__setitem__` (struct and structured configs,
+ * readonly, typed containers, set-in-place or a new node from the
+ * container's `element_type`), `ListConfig.__setitem__`/`append`, UnionNode
+ * assignment and `_node_wrap`. Nothing changes when an edit is refused: new
+ * nodes are validated before they are inserted, and typed containers get
+ * their old content back on an error.
  *
  * @module
  */
@@ -20,20 +20,25 @@ import {
   newContainer,
   newUnionNode,
   newValueNode,
-  type Templates,
-  templatesOf,
   VALUE_CLASS_OF,
 } from "./_omegaconf_build.ts";
-import { OmegaError, UnsupportedEdit } from "./_omegaconf_error.ts";
 import {
-  ConfigTree,
+  dictContent,
+  type Edit,
+  fail,
+  keyText,
+  listContent,
+  nodeOrRefuse,
+  place,
+} from "./_omegaconf_edit.ts";
+import { OmegaError, UnsupportedEdit } from "./_omegaconf_error.ts";
+import { normalizeKey } from "./_omegaconf_keys.ts";
+import {
   contentOf,
   elementHint,
   flag,
-  fullKey,
   isOptional,
   isValueClass,
-  keyHint,
   metadataOf,
   nodeClass,
   ownFlag,
@@ -54,34 +59,11 @@ import {
 import {
   isPrimitive,
   isSpecialString,
-  omegaError,
   type Place,
   setValueNode,
   validateValue,
 } from "./_omegaconf_value.ts";
-import {
-  dictEntries,
-  enumMember,
-  isStr,
-  memberName,
-  pyEquals,
-  pyKind,
-  pyStr,
-  typeName,
-} from "./_py_value.ts";
-
-/**
- * Flags to treat as off for an edit, as Python's context managers do
- * without changing the stored flags: `openDict` (`open_dict`: struct mode,
- * and structured configs' refusal of new keys, pops and deletions) and
- * `readWrite` (`read_write`: readonly).
- */
-export interface EditOptions {
-  /** Edit as inside `open_dict(container)`. */
-  openDict?: boolean;
-  /** Edit as inside `read_write(container)` and `read_write(node)`. */
-  readWrite?: boolean;
-}
+import { dictEntries, isStr, pyKind, pyStr, typeName } from "./_py_value.ts";
 
 const BUILTIN_DICT = PyGlobal.of("builtins", "dict");
 const BUILTIN_LIST = PyGlobal.of("builtins", "list");
@@ -89,39 +71,7 @@ const BUILTIN_INT = PyGlobal.of("builtins", "int");
 const GETITEM = PyGlobal.of("_operator", "getitem");
 const TYPING_UNION = PyGlobal.of("typing", "Union");
 
-/** One edit of a config tree: what it knows about the tree, and its options. */
-export class Edit {
-  readonly tree: ConfigTree;
-  readonly options: EditOptions;
-  #templates: Templates | undefined;
-
-  /** An edit of the config `node` belongs to. */
-  constructor(node: PyObject, options: EditOptions) {
-    this.tree = new ConfigTree(node);
-    this.options = options;
-  }
-
-  /** Metadata layouts of the tree's nodes, for new nodes. */
-  get templates(): Templates {
-    return this.#templates ??= templatesOf(this.tree.root);
-  }
-}
-
 const ANY: TypeHint = { kind: "any" };
-
-function place(container: PyObject, key: unknown): Place {
-  return { key, fullKey: fullKey(container, key) };
-}
-
-function fail(
-  edit: Edit,
-  pythonError: string,
-  template: string,
-  value: unknown,
-  where: Place,
-): OmegaError {
-  return omegaError(pythonError, template, value, where, edit.tree);
-}
 
 // ---- DictConfig --------------------------------------------------------------
 
@@ -178,20 +128,6 @@ export function dictSet(
   content.set(key, newChild(container, key, value, elementHint(container), edit, where));
 }
 
-function dictContent(container: PyObject): PyDict {
-  const content = contentOf(container);
-  if (!(content instanceof PyDict)) {
-    throw new UnsupportedEdit(
-      `${fullKey(container) || "the config"} holds ${describeContent(content)}`,
-    );
-  }
-  return content;
-}
-
-function describeContent(content: unknown): string {
-  return content === null ? "None" : isStr(content) ? `'${String(content)}'` : "no keys";
-}
-
 // DictConfig._validate_get: a missing key in a structured config (unless its
 // own struct flag is False) or in struct mode.
 function checkAccess(
@@ -212,11 +148,6 @@ function checkAccess(
     ? `Key '${text}' not in '${className(typed)}'`
     : `Key '${text}' is not in struct`;
   throw fail(edit, pythonError, message, value, place(container, key));
-}
-
-// str(key), as omegaconf writes keys into its messages.
-function keyText(key: unknown, edit: Edit): string {
-  return pyStr(key, edit.tree);
 }
 
 function nodeIsOptional(node: PyObject): boolean {
@@ -275,118 +206,6 @@ function objType(value: unknown, edit: Edit): string {
       : "dict";
   }
   return typeName(value, edit.tree);
-}
-
-/**
- * DictConfig._validate_and_normalize_key: the key as the dict's key_type
- * wants it (a bool for 0/1 in a Dict[bool, ...]), or KeyValidationError.
- */
-function normalizeKey(container: PyObject, key: unknown, value: unknown, edit: Edit): unknown {
-  const hint = keyHint(container);
-  const kind = pyKind(key, edit.tree);
-  const where = place(container, key);
-  if (hint.kind === "any") {
-    if (["str", "bytes", "int", "float", "bool", "enum"].includes(kind)) return key;
-    throw fail(edit, "KeyValidationError", "Incompatible key type '$KEY_TYPE'", value, where);
-  }
-  if (hint.kind === "bool" && (key === 0 || key === 1)) return key === 1;
-  if (
-    hint.kind === "str" || hint.kind === "bytes" || hint.kind === "int" ||
-    hint.kind === "float" || hint.kind === "bool"
-  ) {
-    // isinstance(key, float) is False for ints; isinstance(key, int) True for bools.
-    const ok = kind === hint.kind || (hint.kind === "int" && kind === "bool");
-    if (ok) return key;
-    throw fail(
-      edit,
-      "KeyValidationError",
-      `Key $KEY ($KEY_TYPE) is incompatible with (${hint.kind})`,
-      value,
-      where,
-    );
-  }
-  if (hint.kind === "class") return enumKey(container, hint.type, key, value, edit, where);
-  throw new UnsupportedEdit(`keys of type ${typeStr(hint)} are not supported`);
-}
-
-// A key of a Dict[SomeEnum, ...]: the member the key names (by name, "Class.NAME"
-// or value, as EnumNode converts), the key object already in the dict when it
-// is there, else a new member Enum(value).
-function enumKey(
-  container: PyObject,
-  type: PyGlobal,
-  key: unknown,
-  value: unknown,
-  edit: Edit,
-  where: Place,
-): unknown {
-  const existing = findKey(container, key, edit.tree);
-  if (existing !== undefined) return existing;
-  if (enumMember(key, edit.tree)?.type === type) return key;
-  const fields = edit.tree.fieldsOf(type);
-  if (fields === undefined) {
-    throw new UnsupportedEdit(`no EnumNode of the config names the members of ${type.path}`);
-  }
-  const kind = pyKind(key, edit.tree);
-  let name: string | undefined;
-  if (kind === "int") name = memberName(fields, key);
-  if (kind === "str") {
-    const text = String(key);
-    const prefix = `${className(type)}.`;
-    const bare = text.startsWith(prefix) ? text.slice(prefix.length) : text;
-    if (fields.has(bare)) name = bare;
-  }
-  if (name === undefined) {
-    const valid = [...fields.keys()].join(", ");
-    throw fail(
-      edit,
-      "KeyValidationError",
-      `Key '$KEY' is incompatible with the enum type '${className(type)}', valid: [${valid}]`,
-      value,
-      where,
-    );
-  }
-  return new PyObject(type, Tuple.of(fields.get(name)), "reduce");
-}
-
-/**
- * The key of a DictConfig that `key` names, as it is spelled in the dict:
- * the key itself, "0" for 0 and 0 for "0", or an enum member key named by
- * `"RED"`, `"Color.RED"` or its value. Undefined when there is none.
- */
-export function findKey(container: PyObject, key: unknown, tree?: ConfigTree): unknown {
-  const content = contentOf(container);
-  if (!(content instanceof PyDict)) return undefined;
-  if (content.has(key)) return key;
-  if (typeof key === "string" && /^-?\d+$/.test(key) && content.has(Number(key))) {
-    return Number(key);
-  }
-  if (typeof key === "number" && content.has(String(key))) return String(key);
-  if (keyHint(container).kind !== "class" || typeof key === "boolean") return undefined;
-  const lookup = tree ?? new ConfigTree(container);
-  for (const candidate of content.keys()) {
-    const member = enumMember(candidate, lookup);
-    if (member === undefined) continue;
-    if (typeof key === "string") {
-      const prefix = `${className(member.type)}.`;
-      if (member.name === (key.startsWith(prefix) ? key.slice(prefix.length) : key)) {
-        return candidate;
-      }
-    } else if (member.hasValue && (typeof key === "number" || typeof key === "bigint")) {
-      if (pyEquals(member.value, key)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-// A container's child as a node of a class ckptkit edits, or UnsupportedEdit
-// (newer omegaconf classes, values that are no node).
-function nodeOrRefuse(child: unknown): PyObject {
-  if (nodeClass(child) !== undefined) return child as PyObject;
-  const what = child instanceof PyObject
-    ? child.className ?? "an object"
-    : "a value outside a node";
-  throw new UnsupportedEdit(`${what} is not an omegaconf node ckptkit can edit`);
 }
 
 // BaseContainer._set_item_impl's choice: set the existing node's value when
@@ -836,16 +655,6 @@ export function listSet(container: PyObject, index: unknown, value: unknown, edi
   items[at] = newChild(container, index, value, elementHint(container), edit, where);
 }
 
-function listContent(container: PyObject): unknown[] {
-  const content = contentOf(container);
-  if (!Array.isArray(content)) {
-    throw new UnsupportedEdit(
-      `${fullKey(container) || "the config"} holds ${describeContent(content)}`,
-    );
-  }
-  return content;
-}
-
 function checkIndex(index: unknown, value: unknown, edit: Edit, where: Place): void {
   if (typeof index === "number" && Number.isInteger(index)) return;
   throw fail(
@@ -920,128 +729,4 @@ export function listAppend(
     items.pop();
     throw error;
   }
-}
-
-// ---- removal -------------------------------------------------------------------------
-
-/** The node `container.pop(key)` removes, after omegaconf's checks; undefined when missing. */
-export function popNode(
-  container: PyObject,
-  key: unknown,
-  hasDefault: boolean,
-  edit: Edit,
-): PyObject | undefined {
-  const where = place(container, key);
-  if (nodeClass(container) === "ListConfig") {
-    if (!edit.options.readWrite && flag(container, "readonly") === true) {
-      throw fail(edit, "ReadonlyConfigError", "Cannot pop from read-only ListConfig", null, where);
-    }
-    if (typeof key !== "number" || !Number.isInteger(key)) {
-      throw fail(
-        edit,
-        "ConfigTypeError",
-        "ListConfig indices must be integers or slices, not $KEY_TYPE",
-        null,
-        where,
-      );
-    }
-    const items = listContent(container);
-    const at = key < 0 ? items.length + key : key;
-    if (at < 0 || at >= items.length) {
-      if (hasDefault) return undefined;
-      throw fail(edit, "ConfigIndexError", "list index out of range", null, where);
-    }
-    const [node] = items.splice(at, 1);
-    renumber(items);
-    return node as PyObject;
-  }
-  if (!edit.options.readWrite && flag(container, "readonly") === true) {
-    throw fail(edit, "ReadonlyConfigError", "Cannot pop from read-only node", null, where);
-  }
-  refuseRemoval(container, "pop", where, edit);
-  const content = dictContent(container);
-  const normalized = normalizeKey(container, key, null, edit);
-  const node = content.get(normalized) as PyObject | undefined;
-  if (node === undefined) {
-    if (hasDefault) return undefined;
-    const text = keyText(normalized, edit);
-    const full = fullKey(container, normalized);
-    // omegaconf compares the full key with the key itself: only a str key can equal it.
-    const same = typeof normalized === "string" && full === normalized;
-    throw fail(
-      edit,
-      "ConfigKeyError",
-      same ? `Key not found: '${text}'` : `Key not found: '${text}' (path: '${full}')`,
-      null,
-      where,
-    );
-  }
-  content.delete(normalized);
-  return node;
-}
-
-/** `del container[key]`: true when removed, false when missing (omegaconf raises then). */
-export function deleteNode(container: PyObject, key: unknown, edit: Edit): boolean {
-  const where = place(container, key);
-  if (nodeClass(container) === "ListConfig") {
-    if (!edit.options.readWrite && flag(container, "readonly") === true) {
-      throw fail(
-        edit,
-        "ReadonlyConfigError",
-        "Cannot delete item from read-only ListConfig",
-        null,
-        where,
-      );
-    }
-    const items = listContent(container);
-    if (typeof key !== "number" || !Number.isInteger(key)) return false;
-    const at = key < 0 ? items.length + key : key;
-    if (at < 0 || at >= items.length) return false;
-    items.splice(at, 1);
-    renumber(items);
-    return true;
-  }
-  const normalized = normalizeKey(container, key, null, edit);
-  if (!edit.options.readWrite && flag(container, "readonly") === true) {
-    throw fail(
-      edit,
-      "ReadonlyConfigError",
-      "DictConfig in read-only mode does not support deletion",
-      null,
-      where,
-    );
-  }
-  refuseRemoval(container, "deletion", where, edit);
-  return dictContent(container).delete(normalized);
-}
-
-// Struct mode and structured configs refuse pops and deletions.
-function refuseRemoval(container: PyObject, what: string, where: Place, edit: Edit): void {
-  if (edit.options.openDict) return;
-  if (flag(container, "struct") === true) {
-    throw fail(
-      edit,
-      "ConfigTypeError",
-      `DictConfig in struct mode does not support ${what}`,
-      null,
-      where,
-    );
-  }
-  const typed = typedClass(container);
-  if (typed !== undefined && ownFlag(container, "struct") !== false) {
-    throw fail(
-      edit,
-      "ConfigTypeError",
-      `${className(typed)} (DictConfig) does not support ${what}`,
-      null,
-      where,
-    );
-  }
-}
-
-// ListConfig._update_keys: the items' keys are their indices again.
-function renumber(items: unknown[]): void {
-  items.forEach((node, i) => {
-    if (node instanceof PyObject && node.state instanceof PyDict) metadataOf(node).set("key", i);
-  });
 }

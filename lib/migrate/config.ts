@@ -11,15 +11,10 @@ import { PyFloat } from "../pickle/py_float.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { PySet } from "../pickle/py_set.ts";
 import { Tuple } from "../pickle/tuple.ts";
-import {
-  deleteNode,
-  dictSet,
-  Edit,
-  type EditOptions,
-  findKey,
-  listSet,
-  popNode,
-} from "./_omegaconf_assign.ts";
+import { dictSet, listSet } from "./_omegaconf_assign.ts";
+import { Edit, type EditOptions } from "./_omegaconf_edit.ts";
+import { findKey } from "./_omegaconf_keys.ts";
+import { deleteNode, popNode } from "./_omegaconf_remove.ts";
 import { OmegaError, UnsupportedEdit } from "./_omegaconf_error.ts";
 import {
   contentOf,
@@ -154,7 +149,8 @@ export class Config {
    * This config as Python's `open_dict` gives it: edits through it (and the
    * configs it returns) may add keys in struct mode or to structured
    * configs, and pop or delete there. The struct flags stored in the
-   * config do not change.
+   * config do not change. Unlike `open_dict`, which opens only the
+   * structured config it is given, this opens the ones below too.
    */
   openDict(): Config {
     return this.#view({ openDict: true });
@@ -162,8 +158,8 @@ export class Config {
 
   /**
    * This config as Python's `read_write` gives it: edits through it (and
-   * the configs it returns) ignore readonly flags, which stay stored as
-   * they are.
+   * the configs it returns) ignore readonly flags, also one set on the
+   * edited node itself; the flags stay stored as they are.
    */
   readWrite(): Config {
     return this.#view({ readWrite: true });
