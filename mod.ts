@@ -147,6 +147,7 @@ export {
   type MigrationSummary,
 } from "./lib/migrate/migrate_checkpoint.ts";
 export { Config, type ConfigKind, type ConfigPath } from "./lib/migrate/config.ts";
+export { type ConfigAction, ConfigError } from "./lib/migrate/config_error.ts";
 export { ExtractError } from "./lib/extract/extract_error.ts";
 export {
   isModule,

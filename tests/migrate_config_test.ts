@@ -2,9 +2,12 @@
 // and plain dicts the way their Python classes would.
 import assert from "node:assert/strict";
 import { Config } from "../lib/migrate/config.ts";
+import { ConfigError } from "../lib/migrate/config_error.ts";
 import { MigrationError } from "../lib/migrate/migration_error.ts";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
+import { pickle } from "../lib/pickle/pickler.ts";
 import { PyDict } from "../lib/pickle/py_dict.ts";
+import { PyFloat } from "../lib/pickle/py_float.ts";
 import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import { PySet } from "../lib/pickle/py_set.ts";
@@ -238,4 +241,199 @@ Deno.test("schema objects read and write their fields (pydantic's __dict__ or th
   config.set("other.b", 2);
   assert.deepEqual([...(plainObject.state as Dict).keys()], ["a", "b"]);
   assert.equal(config.get("other.b"), 2);
+});
+
+// ---- omegaconf typed nodes, flags and structured configs (structured_config.ckpt:
+// OmegaConf.structured(Train) in struct mode, data read-only) ----
+
+async function structuredConfig() {
+  const ckpt = await Checkpoint.open(fixture("structured_config.ckpt"));
+  return { ckpt, config: Config.of(ckpt.root as Dict) };
+}
+
+function flagsOf(node: PyObject): unknown {
+  const flags = ((stateOf(node).get("_metadata") as PyObject).state as Dict).get("flags") as Dict;
+  return Object.fromEntries(flags);
+}
+
+Deno.test("typed nodes keep their node and store omegaconf's conversion", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const training = config.at("training");
+    const lr = nodeOf(training, "lr");
+    training.set("lr", 1);
+    assert.equal(nodeOf(training, "lr"), lr, "same FloatNode");
+    const stored = stateOf(lr).get("_val");
+    assert.ok(stored instanceof PyFloat, "an int becomes a float, pickled as one");
+    assert.equal(stored.value, 1);
+    training.set("epochs", " 7 ");
+    assert.equal(training.get("epochs"), 7);
+    training.set("amp", "off");
+    assert.equal(training.get("amp"), false);
+    training.set("output", "runs//new/./x/");
+    const path = training.get("output") as PyObject;
+    assert.equal(path.className, "pathlib.PosixPath");
+    assert.deepEqual([...path.args], ["runs", "new", "x"]);
+    training.set("warmup_lr", "${training.epochs}");
+    assert.equal(training.get("warmup_lr"), "${training.epochs}");
+    // A Union[int, str] field: the first member type that takes the value as it is.
+    assert.equal(training.get("precision"), "16-mixed");
+    training.set("precision", 16);
+    assert.equal(training.get("precision"), 16);
+  } finally {
+    ckpt.close();
+  }
+});
+
+Deno.test("enum members: read in either pickled form, written as Enum(value)", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const processor = config.at("model.processor");
+    // Debian's Python 3.11 pickles members as getattr(Activation, 'GELU').
+    const gelu = processor.get("activation") as PyObject;
+    assert.equal(gelu.className, "builtins.getattr");
+    assert.deepEqual([(gelu.args[0] as PyGlobal).path, gelu.args[1]], [
+      "ckptkit_configs.Activation",
+      "GELU",
+    ]);
+    processor.set("activation", "Activation.RELU");
+    const relu = processor.get("activation") as PyObject;
+    assert.equal(relu.className, "ckptkit_configs.Activation");
+    assert.deepEqual([...relu.args], ["relu"]);
+    // Either form reads back as a member: assigned to an EnumNode, kept; to a str node, named.
+    processor.set("activation", gelu);
+    assert.equal(processor.get("activation"), gelu);
+    config.set("model.name", relu);
+    assert.equal(config.get("model.name"), "Activation.RELU");
+    assert.throws(
+      () => processor.set("activation", "relu"),
+      (error) =>
+        error instanceof ConfigError && error.pythonError === "ValidationError" &&
+        error.pythonMessage === "Invalid value 'relu', expected one of [GELU, RELU, SILU]",
+    );
+  } finally {
+    ckpt.close();
+  }
+});
+
+Deno.test("refused edits throw ConfigError with omegaconf's class and message and change nothing", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const before = pickle(config.node);
+    const refusals: [() => unknown, string, string][] = [
+      [
+        () => config.set("training.lr", "oops"),
+        "Cannot set training.lr: ValidationError: Value 'oops' of type 'str' could not be converted to Float",
+        "ValidationError",
+      ],
+      [
+        () => config.set("training.weight_averaging", null),
+        "Cannot set training.weight_averaging: ConfigAttributeError: Key 'weight_averaging' not in 'Training'",
+        "ConfigAttributeError",
+      ],
+      [
+        () => config.pop("training.swa", null),
+        "Cannot pop training.swa: ConfigTypeError: DictConfig in struct mode does not support pop",
+        "ConfigTypeError",
+      ],
+      [
+        () => config.delete("data.frequency"),
+        "Cannot delete data.frequency: ReadonlyConfigError: DictConfig in read-only mode does not support deletion",
+        "ReadonlyConfigError",
+      ],
+      [
+        () => config.set("model.processor.hidden", [8, "x"]),
+        "Cannot set model.processor.hidden: ValidationError: Value 'x' of type 'str' could not be converted to Integer (full_key: model.processor.hidden[1])",
+        "ValidationError",
+      ],
+      [
+        () => config.set("model.processor.num_layers", null),
+        "Cannot set model.processor.num_layers: ValidationError: field 'model.processor.num_layers' is not Optional",
+        "ValidationError",
+      ],
+    ];
+    for (const [edit, message, pythonError] of refusals) {
+      assert.throws(edit, (error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.ok(error instanceof MigrationError);
+        assert.equal(error.message, message);
+        assert.equal(error.pythonError, pythonError);
+        return true;
+      });
+    }
+    assert.deepEqual(pickle(config.node), before);
+  } finally {
+    ckpt.close();
+  }
+});
+
+Deno.test("openDict() and readWrite() edit as open_dict and read_write; the stored flags stay", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const root = config.node as PyObject;
+    const data = config.at("data");
+    assert.deepEqual(flagsOf(root), { struct: true });
+    assert.deepEqual(flagsOf(data.node as PyObject), { readonly: true });
+    const training = config.at("training");
+    training.openDict().set("weight_averaging", null);
+    const swa = training.openDict().pop("swa") as Config;
+    assert.equal(swa.get("enabled"), false);
+    data.readWrite().set("shuffle", false);
+    // A view's containers are views too: open_dict(root) opens what is below it.
+    config.openDict().at("training").set("ema", { decay: 0.99 });
+    assert.deepEqual(training.keys().slice(-2), ["weight_averaging", "ema"]);
+    assert.equal(data.get("shuffle"), false);
+    assert.deepEqual(flagsOf(root), { struct: true });
+    assert.deepEqual(flagsOf(data.node as PyObject), { readonly: true });
+    assert.throws(() => training.set("other", 1), ConfigError);
+    assert.throws(() => data.set("shuffle", true), ConfigError);
+  } finally {
+    ckpt.close();
+  }
+});
+
+Deno.test("a Config set elsewhere is copied while still in a config, moved once popped", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const model = config.at("model").openDict();
+    const processor = model.at("processor");
+    model.set("backbone", processor);
+    const copy = nodeOf(model, "backbone");
+    assert.notEqual(copy, processor.node, "a copy: the original stays where it was");
+    assert.equal(nodeOf(model, "processor"), processor.node);
+    assert.equal(stateOf(copy).get("_parent"), model.node);
+    const hidden = (stateOf(copy).get("_content") as Dict).get("hidden") as PyObject;
+    assert.equal(stateOf(hidden).get("_parent"), copy, "parents point into the copy");
+    assert.deepEqual(model.at("backbone").toPlain(), processor.toPlain());
+    const popped = model.pop("processor") as Config;
+    model.set("encoder", popped);
+    assert.equal(nodeOf(model, "encoder"), popped.node, "a popped node moves");
+    assert.equal(
+      ((stateOf(popped.node as PyObject).get("_metadata") as PyObject).state as Dict).get("key"),
+      "encoder",
+    );
+  } finally {
+    ckpt.close();
+  }
+});
+
+Deno.test("ListConfig: the index past the end appends, further is out of range, pops renumber", async () => {
+  const { ckpt, config } = await structuredConfig();
+  try {
+    const hidden = config.at("model.processor.hidden");
+    hidden.set(2, "64");
+    assert.deepEqual(hidden.toPlain(), [16, 32, 64]);
+    assert.throws(
+      () => hidden.set(5, 1),
+      (error) => error instanceof ConfigError && error.pythonError === "ConfigIndexError",
+    );
+    assert.equal(hidden.pop(0), 16);
+    const keys = (stateOf(hidden.node as PyObject).get("_content") as PyObject[]).map((node) =>
+      ((stateOf(node).get("_metadata") as PyObject).state as Dict).get("key")
+    );
+    assert.deepEqual(keys, [0, 1]);
+    assert.equal(hidden.pop(9, "none"), "none");
+  } finally {
+    ckpt.close();
+  }
 });

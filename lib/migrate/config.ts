@@ -8,10 +8,23 @@
 
 import { PyDict } from "../pickle/py_dict.ts";
 import { PyFloat } from "../pickle/py_float.ts";
-import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { PySet } from "../pickle/py_set.ts";
 import { Tuple } from "../pickle/tuple.ts";
+import { dictSet, listSet } from "./_omegaconf_assign.ts";
+import { Edit, type EditOptions } from "./_omegaconf_edit.ts";
+import { findKey } from "./_omegaconf_keys.ts";
+import { deleteNode, popNode } from "./_omegaconf_remove.ts";
+import { OmegaError, UnsupportedEdit } from "./_omegaconf_error.ts";
+import {
+  contentOf,
+  fullKey,
+  isAnyValueNode,
+  keyHint,
+  nodeClass,
+  stateOf,
+} from "./_omegaconf_node.ts";
+import { type ConfigAction, ConfigError } from "./config_error.ts";
 import { MigrationError } from "./migration_error.ts";
 
 /**
@@ -27,31 +40,53 @@ export type ConfigPath = string | number | readonly (string | number)[];
  */
 export type ConfigKind = "dictconfig" | "listconfig" | "schema" | "dict" | "list";
 
-const DICT_CONFIG = PyGlobal.of("omegaconf.dictconfig", "DictConfig");
-const LIST_CONFIG = PyGlobal.of("omegaconf.listconfig", "ListConfig");
-const ANY_NODE = PyGlobal.of("omegaconf.nodes", "AnyNode");
-const METADATA = PyGlobal.of("omegaconf.base", "Metadata");
-const CONTAINER_METADATA = PyGlobal.of("omegaconf.base", "ContainerMetadata");
-const TYPING_ANY = PyGlobal.of("typing", "Any");
-const DEFAULTDICT = PyGlobal.of("collections", "defaultdict");
-const BUILTIN_DICT = PyGlobal.of("builtins", "dict");
-const BUILTIN_LIST = PyGlobal.of("builtins", "list");
-const BUILTIN_INT = PyGlobal.of("builtins", "int");
-
 /**
- * A view of a config container that reads and writes it the way omegaconf
- * (or the schema class) would: new `DictConfig` keys become `AnyNode`
- * children with their metadata and parent set, new dicts and lists become
- * `DictConfig`/`ListConfig` nodes, and a value assigned over an existing
- * value node replaces its `_val` in place. Values come back plain (`_val`);
- * containers come back as `Config`. Interpolations such as
- * `"${training.lr}"` are returned as written, not resolved.
+ * A view of a config container that reads and edits it as omegaconf (or
+ * the schema class) would. Values come back as stored (a value node's
+ * `_val`); containers come back as `Config`. Interpolations such as
+ * `"${training.lr}"` and `"???"` are returned as written, not resolved.
+ *
+ * Edits of an omegaconf `DictConfig`/`ListConfig` follow omegaconf 2.2/2.3
+ * (`cfg.key = value`, `cfg[index] = value`, `pop`, `del`):
+ * - typed nodes keep their node and metadata and store the converted value
+ *   (a FloatNode stores `1` as the float 1.0, an IntegerNode `"5"` as 5, a
+ *   BooleanNode `"yes"` as True, a StringNode `1.5` as "1.5", an EnumNode
+ *   `"GREEN"` or the value 2 as `Color.GREEN`, a PathNode `"a/b"` as a
+ *   path), or refuse it as omegaconf does; `"???"` and interpolations are
+ *   stored as they are in any node; None only where Optional;
+ * - new keys get the node the container's element type says (`AnyNode`
+ *   for plain configs, a `FloatNode` in a `Dict[str, float]`), dicts and
+ *   lists become `DictConfig`/`ListConfig` nodes, a `Config` moves here
+ *   (a copy when it is still in a config, as Python's deepcopy); assigned
+ *   to a typed container, a config's AnyNode items go in as values, and
+ *   other configs are refused (omegaconf's node-by-node copy is not ported:
+ *   assign their plain content);
+ * - struct mode and structured (dataclass) configs refuse new keys, pops
+ *   and deletions; read-only configs refuse every change. The flags are
+ *   read from the node and its parents, as omegaconf does.
+ *
+ * A refused edit throws {@linkcode ConfigError} (omegaconf's exception
+ * class and message) and changes nothing. {@linkcode Config.openDict} and
+ * {@linkcode Config.readWrite} are Python's `open_dict` and `read_write`:
+ * edits through them ignore struct mode or readonly, and the flags stored
+ * in the config stay as they are.
+ *
+ * Values in JS: `null` is None, safe integers and bigints are ints, other
+ * numbers and `PyFloat` floats, `Uint8Array` bytes, arrays lists, `Tuple`
+ * tuples, plain objects, Maps and `PyDict`s dicts; enum members and paths
+ * are the objects the pickle holds (`Color(2)`, `getattr(Color, "GREEN")`,
+ * `PosixPath("a", "b")`), which a config reads back from its nodes. An
+ * interpolation is checked against omegaconf's grammar (2.3's, which lets
+ * resolver names contain `-`); a malformed one is refused with
+ * GrammarParseError, whose message is ckptkit's own.
  *
  * Python to TypeScript:
  * `ckpt["hyper_parameters"]["config"].model.processor.num_layers` is
  * `Config.of(ckpt).get("model.processor.num_layers")`;
  * `training.pop("swa", None)` is `training.pop("swa", null)`;
- * `training.weight_averaging = None` is `training.set("weight_averaging", null)`.
+ * `training.weight_averaging = None` is `training.set("weight_averaging", null)`;
+ * `with open_dict(training): training.new = 1` is
+ * `training.openDict().set("new", 1)`.
  *
  * @example Read and edit a DictConfig
  * ```ts
@@ -67,12 +102,29 @@ const BUILTIN_INT = PyGlobal.of("builtins", "int");
  * assert.deepEqual(training.keys(), ["lr", "warmup_lr", "amp", "betas", "weight_averaging"]);
  * ckpt.close();
  * ```
+ *
+ * @example Typed nodes convert; struct mode needs openDict
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Checkpoint, Config, ConfigError, type CkptType, PyFloat } from "../../mod.ts";
+ *
+ * const ckpt = await Checkpoint.open("tests/fixtures/structured_config.ckpt");
+ * const training = Config.of(ckpt.root as CkptType).at("training");
+ * training.set("lr", 1); // a FloatNode: stored as the float 1.0
+ * assert.ok(training.get("lr") instanceof PyFloat);
+ * assert.throws(() => training.set("weight_averaging", null), ConfigError);
+ * training.openDict().set("weight_averaging", null);
+ * training.openDict().pop("swa");
+ * assert.equal(training.has("swa"), false);
+ * ckpt.close();
+ * ```
  */
 export class Config {
   /** The wrapped node: a `PyObject` (DictConfig, ListConfig, schema), a `PyDict` or an array. */
   readonly node: unknown;
   /** Its shape. */
   readonly kind: ConfigKind;
+  #options: EditOptions = {};
 
   /** Wraps a container node; throws {@linkcode MigrationError} for anything else. */
   constructor(node: unknown) {
@@ -93,6 +145,32 @@ export class Config {
     return new Config(hyperParameters.get("config"));
   }
 
+  /**
+   * This config as Python's `open_dict` gives it: edits through it (and the
+   * configs it returns) may add keys in struct mode or to structured
+   * configs, and pop or delete there. The struct flags stored in the
+   * config do not change. Unlike `open_dict`, which opens only the
+   * structured config it is given, this opens the ones below too.
+   */
+  openDict(): Config {
+    return this.#view({ openDict: true });
+  }
+
+  /**
+   * This config as Python's `read_write` gives it: edits through it (and
+   * the configs it returns) ignore readonly flags, also one set on the
+   * edited node itself; the flags stay stored as they are.
+   */
+  readWrite(): Config {
+    return this.#view({ readWrite: true });
+  }
+
+  #view(options: EditOptions): Config {
+    const view = new Config(this.node);
+    view.#options = { ...this.#options, ...options };
+    return view;
+  }
+
   /** True when `path` names an existing entry. */
   has(path: ConfigPath): boolean {
     const [parent, key] = this.#parentOf(path, false);
@@ -100,7 +178,7 @@ export class Config {
   }
 
   /**
-   * The value at `path`: plain for values, a `Config` for containers.
+   * The value at `path`: as stored for values, a `Config` for containers.
    * Throws {@linkcode MigrationError} when it is missing, unless `fallback` is given.
    */
   get(path: ConfigPath, ...fallback: [unknown?]): unknown {
@@ -109,7 +187,7 @@ export class Config {
       if (fallback.length > 0) return fallback[0];
       throw new MigrationError(`Cannot read config: ${showPath(path)} is missing`);
     }
-    return present(parent.#rawGet(key));
+    return this.#present(parent.#rawGet(key));
   }
 
   /** The container at `path` as a `Config`; throws when it is missing or not a container. */
@@ -122,9 +200,11 @@ export class Config {
   }
 
   /**
-   * Sets `path` (its parent must exist) to `value`: a JS value (`null` for
-   * None, objects/Maps/PyDicts become dicts, arrays lists) or a `Config`,
-   * whose node moves here.
+   * Sets `path` (its parent must exist) to `value` (see the class
+   * documentation for JS values); a `Config` moves here. In a `ListConfig`,
+   * the index just past the end appends.
+   *
+   * @throws {ConfigError} when omegaconf would refuse the edit; nothing changed.
    */
   set(path: ConfigPath, value: unknown): this {
     const [parent, key] = this.#parentOf(path, true);
@@ -133,24 +213,45 @@ export class Config {
   }
 
   /**
-   * Removes `path` and returns its value (plain, or a `Config`). Throws when
-   * it is missing, unless `fallback` is given.
+   * Removes `path` and returns its value (as stored, or a `Config`).
+   * Throws when it is missing, unless `fallback` is given.
+   *
+   * @throws {ConfigError} when omegaconf would refuse the pop (struct mode,
+   * a structured config, read-only), even with a fallback.
    */
   pop(path: ConfigPath, ...fallback: [unknown?]): unknown {
     const [parent, key] = this.#parentOf(path, fallback.length === 0);
-    if (parent === undefined || !parent.#hasKey(key)) {
+    if (parent === undefined) return fallback[0];
+    if (parent.kind === "dictconfig" || parent.kind === "listconfig") {
+      const node = parent.#omega(
+        "pop",
+        key,
+        (edit, container, k) => popNode(container, k, fallback.length > 0, edit),
+      );
+      return node === undefined ? fallback[0] : this.#present(node);
+    }
+    if (!parent.#hasKey(key)) {
       if (fallback.length > 0) return fallback[0];
       throw new MigrationError(`Cannot edit config: ${showPath(path)} is missing`);
     }
-    const value = present(parent.#rawGet(key));
+    const value = this.#present(parent.#rawGet(key));
     parent.#rawDelete(key);
     return value;
   }
 
-  /** Removes `path`; returns whether it was there. */
+  /**
+   * Removes `path`; returns whether it was there.
+   *
+   * @throws {ConfigError} when omegaconf would refuse the deletion (struct
+   * mode, a structured config, read-only), even of a missing key.
+   */
   delete(path: ConfigPath): boolean {
     const [parent, key] = this.#parentOf(path, false);
-    if (parent === undefined || !parent.#hasKey(key)) return false;
+    if (parent === undefined) return false;
+    if (parent.kind === "dictconfig" || parent.kind === "listconfig") {
+      return parent.#omega("delete", key, (edit, container, k) => deleteNode(container, k, edit));
+    }
+    if (!parent.#hasKey(key)) return false;
     parent.#rawDelete(key);
     return true;
   }
@@ -169,7 +270,7 @@ export class Config {
 
   /** The entries as `[key, value]` pairs, values as {@linkcode Config.get} returns them. */
   entries(): [string | number, unknown][] {
-    return this.keys().map((key) => [key, present(this.#rawGet(key))]);
+    return this.keys().map((key) => [key, this.#present(this.#rawGet(key))]);
   }
 
   /**
@@ -179,10 +280,18 @@ export class Config {
   toPlain(): unknown {
     const items = this.#items();
     if (items === undefined) return rawContent(this.node);
-    if (Array.isArray(items)) return items.map((_, i) => plain(present(this.#rawGet(i))));
+    if (Array.isArray(items)) return items.map((_, i) => plain(this.#present(this.#rawGet(i))));
     const object: Record<string, unknown> = {};
-    for (const key of items.keys()) object[String(key)] = plain(present(this.#rawGet(key)));
+    for (const key of items.keys()) object[String(key)] = plain(this.#present(this.#rawGet(key)));
     return object;
+  }
+
+  // What a stored entry reads as: a value node's _val, a UnionNode's value,
+  // a container wrapped (with this view's options).
+  #present(stored: unknown): unknown {
+    const value = present(stored);
+    if (value instanceof Config) value.#options = this.#options;
+    return value;
   }
 
   // The key/value store of this container: a PyDict of fields or nodes, or
@@ -192,7 +301,7 @@ export class Config {
     switch (this.kind) {
       case "dictconfig":
       case "listconfig": {
-        const content = omegaState(this.node).get("_content");
+        const content = contentOf(this.node as PyObject);
         return content instanceof PyDict || Array.isArray(content) ? content : undefined;
       }
       case "schema":
@@ -204,33 +313,30 @@ export class Config {
     }
   }
 
-  #writableItems(): PyDict | unknown[] {
-    const items = this.#items();
-    if (items !== undefined) return items;
-    // A DictConfig/ListConfig set to None: it gets content again.
-    const content = this.kind === "listconfig" ? [] : new PyDict();
-    omegaState(this.node).set("_content", content);
-    return content;
-  }
-
   #hasKey(key: string | number): boolean {
     const items = this.#items();
     if (items === undefined) return false;
     if (Array.isArray(items)) return typeof key === "number" && indexIn(items, key) !== undefined;
-    return items.has(dictKey(items, key));
+    return items.has(this.#dictKey(items, key));
   }
 
   #rawGet(key: unknown): unknown {
     const items = this.#items()!;
     if (Array.isArray(items)) return items[indexIn(items, key as number)!];
-    return items.get(dictKey(items, key));
+    return items.get(this.#dictKey(items, key));
+  }
+
+  // The dict key a path part names: for a DictConfig also an enum member key
+  // by name or value.
+  #dictKey(items: PyDict, key: unknown): unknown {
+    if (this.kind !== "dictconfig") return dictKey(items, key);
+    return findKey(this.node as PyObject, key) ?? key;
   }
 
   #rawDelete(key: string | number): void {
     const items = this.#items()!;
     if (Array.isArray(items)) {
       items.splice(indexIn(items, key as number)!, 1);
-      if (this.kind === "listconfig") items.forEach((node, i) => setNodeKey(node, i));
       return;
     }
     items.delete(dictKey(items, key));
@@ -238,10 +344,16 @@ export class Config {
   }
 
   #rawSet(key: string | number, value: unknown): void {
-    if (value === undefined) {
-      throw new MigrationError("Cannot edit config: undefined is not a value (use null for None)");
+    if (this.kind === "dictconfig" || this.kind === "listconfig") {
+      const converted = toPython(value);
+      this.#omega("set", key, (edit, container, k) => {
+        if (this.kind === "listconfig") listSet(container, k, converted, edit);
+        else dictSet(container, k, converted, edit);
+      });
+      return;
     }
-    const items = this.#writableItems();
+    const converted = value instanceof Config ? value.node : toPython(value);
+    const items = this.#items()!;
     let index: number | string | unknown = key;
     if (Array.isArray(items)) {
       if (typeof key !== "number") {
@@ -256,21 +368,44 @@ export class Config {
       // A new key from a dotted path such as "a.0" is the string "0".
       if (typeof index === "number" && !items.has(index)) index = String(index);
     }
-    if (this.kind === "dictconfig" || this.kind === "listconfig") {
-      const existing = Array.isArray(items) ? items[index as number] : (items as PyDict).get(index);
-      if (isValueNode(existing) && isScalar(value)) {
-        omegaState(existing).set("_val", value);
-        return;
-      }
-      const node = toNode(value, index as string | number, this.node, templateOf(this.node));
-      if (Array.isArray(items)) items[index as number] = node;
-      else (items as PyDict).set(index, node);
-      return;
-    }
-    const converted = value instanceof Config ? value.node : toPython(value);
     if (Array.isArray(items)) items[index as number] = converted;
     else (items as PyDict).set(index, converted);
     if (this.kind === "schema") pydanticFieldsSet(this.node as PyObject)?.add(index);
+  }
+
+  /**
+   * Runs an omegaconf edit of this container at `key` (as the dict's keys
+   * are spelled), turning omegaconf's refusals into {@linkcode ConfigError}.
+   */
+  #omega<T>(
+    action: ConfigAction,
+    key: string | number,
+    run: (edit: Edit, container: PyObject, key: unknown) => T,
+  ): T {
+    const container = this.node as PyObject;
+    const omegaKey = this.kind === "dictconfig" ? this.#dictConfigKey(key) : key;
+    try {
+      return run(new Edit(container, this.#options), container, omegaKey);
+    } catch (error) {
+      const where = fullKey(container, omegaKey);
+      if (error instanceof OmegaError) {
+        throw new ConfigError(action, where, error.pythonError, error.message, error.fullKey);
+      }
+      if (error instanceof UnsupportedEdit) {
+        throw new ConfigError(action, where, undefined, error.message);
+      }
+      throw error;
+    }
+  }
+
+  // The key a path part names in this DictConfig: an existing key as it is
+  // spelled ("0" or 0), else a str, or an int where the dict's keys are ints.
+  #dictConfigKey(key: string | number): unknown {
+    const existing = findKey(this.node as PyObject, key);
+    if (existing !== undefined) return existing;
+    if (typeof key !== "number") return key;
+    const keyType = keyHint(this.node as PyObject).kind;
+    return keyType === "int" || keyType === "float" || keyType === "bool" ? key : String(key);
   }
 
   // The container holding the last part of `path`, and that part.
@@ -280,7 +415,7 @@ export class Config {
     for (let i = 0; i < parts.length - 1; i++) {
       const key = parts[i];
       const container: Config = current ?? this;
-      const next = container.#hasKey(key) ? present(container.#rawGet(key)) : undefined;
+      const next = container.#hasKey(key) ? this.#present(container.#rawGet(key)) : undefined;
       if (!(next instanceof Config)) {
         if (!strict) return [undefined, parts[parts.length - 1]];
         const where = showPath(parts.slice(0, i + 1));
@@ -307,10 +442,12 @@ const DICT_CLASSES = new Set([
 
 function kindOf(node: unknown): ConfigKind | undefined {
   if (node instanceof PyObject) {
-    if (node.callable === DICT_CONFIG) return "dictconfig";
-    if (node.callable === LIST_CONFIG) return "listconfig";
+    const cls = nodeClass(node);
+    if (cls === "DictConfig") return "dictconfig";
+    if (cls === "ListConfig") return "listconfig";
+    if (cls !== undefined || isAnyValueNode(node)) return undefined;
     if (node.size > 0 || DICT_CLASSES.has(node.className ?? "")) return "dict";
-    if (node.state instanceof PyDict && !isValueNode(node)) return "schema";
+    if (node.state instanceof PyDict) return "schema";
     return undefined;
   }
   if (node instanceof PyDict) return "dict";
@@ -318,32 +455,18 @@ function kindOf(node: unknown): ConfigKind | undefined {
   return undefined;
 }
 
-// What a stored entry reads as: a value node's `_val`, a container wrapped.
+// What a stored entry reads as: a value node's `_val`, a UnionNode's value,
+// a container wrapped; None, "???" and interpolation contents as themselves.
 function present(stored: unknown): unknown {
-  if (isValueNode(stored)) return omegaState(stored).get("_val");
-  if (
-    stored instanceof PyObject &&
-    (stored.callable === DICT_CONFIG || stored.callable === LIST_CONFIG)
-  ) {
-    const content = omegaState(stored).get("_content");
-    // None and "???"/interpolations read as themselves.
+  if (isAnyValueNode(stored)) return stateOf(stored).get("_val");
+  const cls = nodeClass(stored);
+  if (cls === "UnionNode") return present(stateOf(stored as PyObject).get("_content"));
+  if (cls === "DictConfig" || cls === "ListConfig") {
+    const content = contentOf(stored as PyObject);
     if (!(content instanceof PyDict) && !Array.isArray(content)) return content;
     return new Config(stored);
   }
   return kindOf(stored) === undefined ? stored : new Config(stored);
-}
-
-function isValueNode(node: unknown): node is PyObject {
-  return node instanceof PyObject && node.callable instanceof PyGlobal &&
-    node.callable.module === "omegaconf.nodes" && node.state instanceof PyDict;
-}
-
-function omegaState(node: unknown): PyDict<string, unknown> {
-  const state = (node as PyObject).state;
-  if (!(state instanceof PyDict)) {
-    throw new MigrationError(`Cannot read config: ${describe(node)} has no state`);
-  }
-  return state as PyDict<string, unknown>;
 }
 
 function rawContent(node: unknown): unknown {
@@ -395,11 +518,6 @@ function showPath(path: ConfigPath): string {
   return typeof path === "object" ? path.join(".") : String(path);
 }
 
-function isScalar(value: unknown): boolean {
-  return value === null || typeof value === "string" || typeof value === "number" ||
-    typeof value === "boolean" || typeof value === "bigint" || value instanceof PyFloat;
-}
-
 function describe(value: unknown): string {
   if (value === null) return "None";
   if (value instanceof Config) return `a ${value.kind}`;
@@ -409,17 +527,49 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** Converts a JS value to the value model: objects and Maps to dicts, arrays to lists. */
+/**
+ * Converts a JS value to the value model: Configs to their nodes, objects
+ * and Maps to dicts, arrays to lists; `PyDict`s and tuples are kept unless
+ * they hold something to convert.
+ */
 function toPython(value: unknown): unknown {
-  if (value instanceof Config) return value.node;
+  if (value === undefined) {
+    throw new MigrationError("Cannot edit config: undefined is not a value (use null for None)");
+  }
+  if (value instanceof Config) return configValue(value);
   if (value instanceof Map) {
     return new PyDict([...value].map(([k, v]) => [k, toPython(v)] as [unknown, unknown]));
   }
-  if (Array.isArray(value) && !(value instanceof Tuple)) return value.map(toPython);
+  if (value instanceof Tuple) {
+    const items = value.map(toPython);
+    return items.every((item, i) => item === value[i]) ? value : Tuple.fromArray(items);
+  }
+  if (Array.isArray(value)) return value.map(toPython);
+  if (value instanceof PyDict && !(value instanceof PyObject)) {
+    const entries = [...value].map(([k, v]) => [k, toPython(v)] as [unknown, unknown]);
+    return entries.every(([k, v]) => value.get(k) === v) ? value : new PyDict(entries);
+  }
   if (isPlainObject(value)) {
     return new PyDict(Object.entries(value).map(([k, v]) => [k, toPython(v)] as [string, unknown]));
   }
   return value;
+}
+
+// What a Config stands for as a value: an omegaconf node as it is; a plain
+// dict, list or schema object as a dict or list of its entries.
+function configValue(config: Config): unknown {
+  switch (config.kind) {
+    case "dictconfig":
+    case "listconfig":
+      return config.node;
+    case "list":
+      return (config.node as unknown[]).map(toPython);
+    default: {
+      const node = config.node as PyDict;
+      const fields = config.kind === "schema" ? schemaFields(node as PyObject) : node;
+      return new PyDict([...fields].map(([k, v]) => [k, toPython(v)] as [unknown, unknown]));
+    }
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -436,134 +586,4 @@ function plain(value: unknown): unknown {
   }
   if (Array.isArray(value)) return value.map(plain);
   return value;
-}
-
-// ---- writing omegaconf nodes -------------------------------------------
-
-interface Templates {
-  value: PyDict | undefined;
-  container: PyDict | undefined;
-}
-
-// Metadata states already in the tree, so new nodes carry the same fields as
-// the omegaconf version that wrote the checkpoint.
-function templateOf(node: unknown): Templates {
-  const found: Templates = { value: undefined, container: undefined };
-  const seen = new Set<unknown>();
-  let root = node;
-  while (root instanceof PyObject && root.state instanceof PyDict) {
-    const parent = root.state.get("_parent");
-    if (!(parent instanceof PyObject) || seen.has(parent)) break;
-    seen.add(parent);
-    root = parent;
-  }
-  const stack = [root];
-  seen.clear();
-  while (stack.length > 0 && (found.value === undefined || found.container === undefined)) {
-    const current = stack.pop();
-    if (!(current instanceof PyObject) || seen.has(current)) continue;
-    seen.add(current);
-    const state = current.state;
-    if (!(state instanceof PyDict)) continue;
-    const metadata = state.get("_metadata");
-    if (metadata instanceof PyObject && metadata.state instanceof PyDict) {
-      if (metadata.callable === METADATA) found.value ??= metadata.state;
-      if (metadata.callable === CONTAINER_METADATA) found.container ??= metadata.state;
-    }
-    const content = state.get("_content");
-    if (content instanceof PyDict) stack.push(...content.values());
-    else if (Array.isArray(content)) stack.push(...content);
-  }
-  return found;
-}
-
-function toNode(
-  value: unknown,
-  key: string | number,
-  parent: unknown,
-  templates: Templates,
-): PyObject {
-  if (value instanceof Config) {
-    const node: PyObject = value.kind === "dictconfig" || value.kind === "listconfig"
-      ? value.node as PyObject
-      : toNode(value.toPlain(), key, parent, templates);
-    const state = omegaState(node);
-    state.set("_parent", parent);
-    setNodeKey(node, key);
-    return node;
-  }
-  const converted = value instanceof PyDict && !(value instanceof PyObject)
-    ? value
-    : toPython(value);
-  if (converted instanceof PyDict && !(converted instanceof PyObject)) {
-    const node = new PyObject(DICT_CONFIG, Tuple.of(), "newobj");
-    const content = new PyDict();
-    node.state = new PyDict<string, unknown>([
-      ["_metadata", metadataObject(true, key, BUILTIN_DICT, TYPING_ANY, templates)],
-      ["_parent", parent],
-      ["_content", content],
-    ]);
-    for (const [k, v] of converted) content.set(k, toNode(v, k as string, node, templates));
-    return node;
-  }
-  if (Array.isArray(converted) && !(converted instanceof Tuple)) {
-    const node = new PyObject(LIST_CONFIG, Tuple.of(), "newobj");
-    node.state = new PyDict<string, unknown>([
-      ["_metadata", metadataObject(true, key, BUILTIN_LIST, BUILTIN_INT, templates)],
-      ["_parent", parent],
-      ["_content", converted.map((v, i) => toNode(v, i, node, templates))],
-    ]);
-    return node;
-  }
-  return new PyObject(
-    ANY_NODE,
-    Tuple.of(),
-    "newobj",
-    new PyDict<string, unknown>([
-      ["_metadata", metadataObject(false, key, null, undefined, templates)],
-      ["_parent", parent],
-      ["_val", converted],
-    ]),
-  );
-}
-
-function metadataObject(
-  container: boolean,
-  key: string | number,
-  objectType: PyGlobal | null,
-  keyType: PyGlobal | undefined,
-  templates: Templates,
-): PyObject {
-  const defaults = new Map<string, () => unknown>([
-    ["ref_type", () => TYPING_ANY],
-    ["object_type", () => objectType],
-    ["optional", () => true],
-    ["key", () => key],
-    ["flags", () => new PyDict()],
-    ["flags_root", () => false],
-    ["resolver_cache", () => new PyObject(DEFAULTDICT, Tuple.of(BUILTIN_DICT))],
-  ]);
-  if (container) {
-    defaults.set("key_type", () => keyType);
-    defaults.set("element_type", () => TYPING_ANY);
-  }
-  const template = container ? templates.container : templates.value;
-  const state = new PyDict<string, unknown>();
-  if (template === undefined) {
-    for (const [field, make] of defaults) state.set(field, make());
-  } else {
-    for (const [field, value] of template) {
-      const make = defaults.get(field as string);
-      state.set(field as string, make === undefined ? value : make());
-    }
-  }
-  return new PyObject(container ? CONTAINER_METADATA : METADATA, Tuple.of(), "newobj", state);
-}
-
-function setNodeKey(node: unknown, key: string | number): void {
-  if (!(node instanceof PyObject) || !(node.state instanceof PyDict)) return;
-  const metadata = node.state.get("_metadata");
-  if (metadata instanceof PyObject && metadata.state instanceof PyDict) {
-    metadata.state.set("key", key);
-  }
 }
