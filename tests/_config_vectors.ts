@@ -14,7 +14,7 @@ import { PyGlobal } from "../lib/pickle/py_global.ts";
 import { PyObject } from "../lib/pickle/py_object.ts";
 import { PySet } from "../lib/pickle/py_set.ts";
 import { Tuple } from "../lib/pickle/tuple.ts";
-import { pyFloatRepr } from "../lib/migrate/_py_number.ts";
+import { floatRepr } from "../lib/pickle/py_float.ts";
 import { fixture } from "./_migrate_cli.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -103,12 +103,12 @@ function floatOf(text: string): number {
 export function encode(value: unknown): Json {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
   if (typeof value === "number") {
-    return Number.isSafeInteger(value) ? value : { float: pyFloatRepr(value) };
+    return Number.isSafeInteger(value) ? value : { float: floatRepr(value) };
   }
   if (typeof value === "bigint") {
     return value >= -(2n ** 53n) && value <= 2n ** 53n ? Number(value) : { int: String(value) };
   }
-  if (value instanceof PyFloat) return { float: pyFloatRepr(value.value) };
+  if (value instanceof PyFloat) return { float: floatRepr(value.value) };
   if (value instanceof Uint8Array) {
     return { bytes: [...value].map((b) => b.toString(16).padStart(2, "0")).join("") };
   }

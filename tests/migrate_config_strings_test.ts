@@ -5,7 +5,8 @@
 // (tests/fixtures/omegaconf_vectors.json).
 import assert from "node:assert/strict";
 import { interpolationProblem, isInterpolation } from "../lib/migrate/_interpolation.ts";
-import { pyFloat, pyFloatRepr, pyInt } from "../lib/migrate/_py_number.ts";
+import { pyFloat, pyInt } from "../lib/migrate/_py_number.ts";
+import { floatRepr } from "../lib/pickle/py_float.ts";
 import { fixture } from "./_migrate_cli.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -38,7 +39,7 @@ Deno.test("numbers: Python's int() and float() of strings, and repr() of the flo
     assert.equal(pyInt(text), wantInt, `int(${JSON.stringify(text)})`);
     const parsed = pyFloat(text);
     assert.equal(
-      parsed === undefined ? null : pyFloatRepr(parsed),
+      parsed === undefined ? null : floatRepr(parsed),
       float === null ? null : (float as { float: string }).float,
       `float(${JSON.stringify(text)})`,
     );

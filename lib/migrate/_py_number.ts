@@ -53,28 +53,3 @@ export function pyFloat(text: string): number | undefined {
   if (word[2] === undefined) return NaN;
   return word[1] === "-" ? -Infinity : Infinity;
 }
-
-/**
- * Python's `repr(float)` (also its `str`): the shortest digits that read
- * back the same, in exponent form below 1e-4 and from 1e16 on.
- */
-export function pyFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (value === Infinity) return "inf";
-  if (value === -Infinity) return "-inf";
-  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
-  // JS and Python pick the same shortest digits; only the layout differs.
-  const [mantissa, exponentText] = Math.abs(value).toExponential().split("e");
-  const digits = mantissa.replace(".", "");
-  const exponent = Number(exponentText);
-  const sign = value < 0 ? "-" : "";
-  if (exponent < -4 || exponent >= 16) {
-    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : "";
-    const power = String(Math.abs(exponent)).padStart(2, "0");
-    return `${sign}${digits[0]}${fraction}e${exponent < 0 ? "-" : "+"}${power}`;
-  }
-  if (exponent < 0) return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
-  const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
-  const fraction = digits.slice(exponent + 1);
-  return `${sign}${whole}.${fraction === "" ? "0" : fraction}`;
-}

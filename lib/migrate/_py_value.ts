@@ -8,14 +8,13 @@
 
 import { PyByteArray } from "../pickle/py_bytearray.ts";
 import { PyDict } from "../pickle/py_dict.ts";
-import { PyFloat } from "../pickle/py_float.ts";
+import { floatRepr, PyFloat } from "../pickle/py_float.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { PyFrozenSet, PySet } from "../pickle/py_set.ts";
 import { PyStr } from "../pickle/py_str.ts";
 import { bytesRepr, strRepr } from "../pickle/repr.ts";
 import { Tuple } from "../pickle/tuple.ts";
-import { pyFloatRepr } from "./_py_number.ts";
 
 /**
  * The Python type of a value: JS `null` is None, safe-integer numbers and
@@ -305,12 +304,12 @@ export function pyRepr(value: unknown, enums: EnumLookup, nodes = false): string
     case "boolean":
       return value ? "True" : "False";
     case "number":
-      return Number.isSafeInteger(value) ? String(value) : pyFloatRepr(value);
+      return Number.isSafeInteger(value) ? String(value) : floatRepr(value);
     case "bigint":
       return String(value);
   }
   if (value === null) return "None";
-  if (value instanceof PyFloat) return pyFloatRepr(value.value);
+  if (value instanceof PyFloat) return floatRepr(value.value);
   if (value instanceof PyStr) return strRepr(value);
   if (value instanceof Uint8Array) return bytesRepr(value);
   if (value instanceof PyByteArray) return `bytearray(${bytesRepr(value.bytes)})`;

@@ -29,16 +29,37 @@ export class PyFloat {
   }
 }
 
-/** Formats a number the way Python's `repr(float)` does. */
+/**
+ * Formats a number the way Python's `repr(float)` (and `str`) does: the
+ * shortest digits that read back the same, as JS picks them too, laid out
+ * in exponent form below 1e-4 and from 1e16 on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { floatRepr } from "./py_float.ts";
+ * assert.equal(floatRepr(1e16), "1e+16");
+ * assert.equal(floatRepr(0.0001), "0.0001");
+ * assert.equal(floatRepr(1.5e-5), "1.5e-05");
+ * assert.equal(floatRepr(3), "3.0");
+ * ```
+ */
 export function floatRepr(value: number): string {
   if (Number.isNaN(value)) return "nan";
   if (value === Infinity) return "inf";
   if (value === -Infinity) return "-inf";
-  if (Object.is(value, -0)) return "-0.0";
-  const text = String(value);
-  if (/e/.test(text)) {
-    // JS writes 1e+21 where Python writes 1e+21 too, but 1e-7 vs 1e-07.
-    return text.replace(/e([+-])(\d)$/, "e$10$2");
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
+  const [mantissa, exponentText] = Math.abs(value).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const exponent = Number(exponentText);
+  const sign = value < 0 ? "-" : "";
+  if (exponent < -4 || exponent >= 16) {
+    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : "";
+    const power = String(Math.abs(exponent)).padStart(2, "0");
+    return `${sign}${digits[0]}${fraction}e${exponent < 0 ? "-" : "+"}${power}`;
   }
-  return text.includes(".") ? text : `${text}.0`;
+  if (exponent < 0) return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
+  const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
+  const fraction = digits.slice(exponent + 1);
+  return `${sign}${whole}.${fraction === "" ? "0" : fraction}`;
 }
