@@ -50,6 +50,8 @@ export { unpickle, type UnpickleOptions } from "./lib/pickle/unpickler.ts";
 export { pickle, type PickleOptions } from "./lib/pickle/pickler.ts";
 export { dis, type Instruction, instructions } from "./lib/pickle/dis.ts";
 export { type DType, dtype } from "./lib/torch/dtype.ts";
+export { CANONICAL_NAN, CAST_DTYPES, castElements } from "./lib/torch/cast.ts";
+export { TensorError } from "./lib/torch/tensor_error.ts";
 export { Storage, type StorageRecord } from "./lib/torch/storage.ts";
 export {
   contiguousStride,
