@@ -5,7 +5,7 @@ import { CheckpointError } from "../errors.ts";
 import { PyDict } from "../pickle/py_dict.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { shortRepr } from "../pickle/_short_repr.ts";
-import { Parameter, Tensor } from "./tensor.ts";
+import { Parameter, type Tensor } from "./tensor.ts";
 
 /** Why torch could not rebuild `tensor` as it would be written, or undefined when it can. */
 export function tensorProblem(tensor: Tensor): string | undefined {
