@@ -10,8 +10,10 @@ import { MEMO_SLOT } from "../pickle/_identity_memo.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
+import { castElements } from "./cast.ts";
 import { type DType, dtype as lookupDtype } from "./dtype.ts";
 import { Storage } from "./storage.ts";
+import { TensorError } from "./tensor_error.ts";
 
 /** Which torch function rebuilds the tensor on load. */
 export type TensorRebuild = "v2" | "v3";
@@ -20,6 +22,7 @@ export type TensorRebuild = "v2" | "v3";
 export type TensorArray =
   | Float64Array
   | Float32Array
+  | Float16Array
   | Int8Array
   | Uint8Array
   | Int16Array
@@ -29,12 +32,15 @@ export type TensorArray =
   | BigInt64Array
   | BigUint64Array;
 
-const ARRAY_DTYPES: ReadonlyArray<readonly [string, new (buffer: ArrayBuffer) => TensorArray]> = [
+type ArrayType = new (buffer: ArrayBuffer) => TensorArray;
+
+// The dtype of each typed array's elements.
+const ARRAY_DTYPES: ReadonlyArray<readonly [string, ArrayType]> = [
   ["float64", Float64Array],
   ["float32", Float32Array],
+  ["float16", Float16Array],
   ["int8", Int8Array],
   ["uint8", Uint8Array],
-  ["bool", Uint8Array],
   ["int16", Int16Array],
   ["uint16", Uint16Array],
   ["int32", Int32Array],
@@ -42,6 +48,9 @@ const ARRAY_DTYPES: ReadonlyArray<readonly [string, new (buffer: ArrayBuffer) =>
   ["int64", BigInt64Array],
   ["uint64", BigUint64Array],
 ];
+
+// The array toTypedArray reads each dtype into; bfloat16 is widened to float32.
+const READ_AS = new Map<string, ArrayType>([...ARRAY_DTYPES, ["bool", Uint8Array]]);
 
 /** Strides of a contiguous (row-major) tensor of `shape`. */
 export function contiguousStride(shape: readonly number[]): number[] {
@@ -107,7 +116,14 @@ export class Tensor {
   }
 
   /**
-   * A new contiguous tensor holding a copy of `array`.
+   * A new contiguous tensor holding a copy of `array`, of the dtype of its
+   * elements (a `Float16Array` is float16, a `BigInt64Array` int64). With
+   * `dtype`, the values are converted as `torch.tensor(array).to(dtype)`
+   * does, bit for bit (see {@linkcode castElements}); a `Uint8Array` of 0 and
+   * 1 becomes a bool tensor this way.
+   *
+   * @throws {TensorError} for an unknown dtype, a conversion
+   * {@linkcode castElements} does not do, or a shape of another size.
    *
    * @example
    * ```ts
@@ -117,6 +133,9 @@ export class Tensor {
    * assert.equal(t.dtype.name, "float32");
    * assert.deepEqual(t.stride, [3, 1]);
    * assert.deepEqual(await t.toTypedArray(), new Float32Array([1, 2, 3, 4, 5, 6]));
+   *
+   * const half = Tensor.fromTypedArray(new Float64Array([0.1, 65519]), [2], { dtype: "float16" });
+   * assert.deepEqual(await half.toTypedArray(), new Float16Array([0.0999755859375, 65504]));
    * ```
    */
   static fromTypedArray(
@@ -124,22 +143,34 @@ export class Tensor {
     shape: number[] = [array.length],
     options: { dtype?: string; requiresGrad?: boolean } = {},
   ): Tensor {
-    const name = options.dtype ?? ARRAY_DTYPES.find(([, type]) => array instanceof type)![0];
-    const type = lookupDtype(name);
-    if (type === undefined) {
-      throw new CheckpointError(`Cannot create tensor: unknown dtype ${name}`);
-    }
-    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength).slice();
-    const numel = shape.reduce((a, b) => a * b, 1);
-    if (numel * type.itemsize !== bytes.length) {
-      throw new CheckpointError(
-        `Cannot create tensor: shape [${shape}] needs ${
-          numel * type.itemsize
-        } bytes, the array has ${bytes.length}`,
+    const natural = ARRAY_DTYPES.find(([, type]) => array instanceof type);
+    if (natural === undefined) {
+      throw new TensorError(
+        "create tensor",
+        `a ${array?.constructor?.name} is not one of the typed arrays a tensor holds`,
       );
     }
+    const from = lookupDtype(natural[0])!;
+    const name = options.dtype ?? from.name;
+    const type = lookupDtype(name);
+    if (type === undefined) throw new TensorError("create tensor", `unknown dtype ${name}`);
+    checkShape(shape, "create tensor");
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (numel !== array.length) {
+      throw new TensorError(
+        "create tensor",
+        `shape [${shape.join(", ")}] has ${numel} elements, the array has ${array.length}`,
+      );
+    }
+    const source = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    const bytes = type === from ? source.slice() : castElements(source, from, type);
     const storage = Storage.fromBytes(bytes, type);
-    return new Tensor({ storage, shape, dtype: type, requiresGrad: options.requiresGrad });
+    return new Tensor({
+      storage,
+      shape: [...shape],
+      dtype: type,
+      requiresGrad: options.requiresGrad,
+    });
   }
 
   /** Number of elements. */
@@ -188,14 +219,25 @@ export class Tensor {
     return out;
   }
 
-  /** The elements as a typed array (a copy), for dtypes JS has an array type for. */
+  /**
+   * The elements in row-major order as a typed array (a copy): float16 as a
+   * `Float16Array`, bfloat16 widened exactly to a `Float32Array`, bool as a
+   * `Uint8Array` of 0 and 1, int64 as a `BigInt64Array`.
+   *
+   * @throws {TensorError} for dtypes JS has no array for (complex, float8, quantized).
+   */
   async toTypedArray(): Promise<TensorArray> {
-    const found = ARRAY_DTYPES.find(([name]) => name === this.dtype.name);
-    if (found === undefined) {
-      throw new CheckpointError(`Cannot read tensor: no typed array for ${this.dtype.name}`);
+    const type = READ_AS.get(this.dtype.name);
+    if (type === undefined && this.dtype.name !== "bfloat16") {
+      throw new TensorError("read tensor", `no typed array holds ${this.dtype.name}`);
     }
     const bytes = (await this.bytes()).slice();
-    return new found[1](bytes.buffer);
+    if (type !== undefined) return new type(bytes.buffer);
+    // bfloat16 is the top half of a float32.
+    const halves = new Uint16Array(bytes.buffer);
+    const out = new Uint32Array(halves.length);
+    for (let i = 0; i < halves.length; i++) out[i] = halves[i] << 16;
+    return new Float32Array(out.buffer);
   }
 
   /** The object torch's unpickler calls to rebuild this tensor. */
@@ -217,6 +259,19 @@ export class Tensor {
       ),
       Tuple.fromArray(args),
     );
+  }
+}
+
+/** Throws torch's error for a shape with a negative or fractional size. */
+function checkShape(shape: readonly number[], operation: string): void {
+  for (const size of shape) {
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new TensorError(
+        operation,
+        `Trying to create tensor with negative dimension ${size}: [${shape.join(", ")}]`,
+        "RuntimeError",
+      );
+    }
   }
 }
 
