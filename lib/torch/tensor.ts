@@ -12,8 +12,12 @@ import { PyObject } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
 import { castElements } from "./cast.ts";
 import { type DType, dtype as lookupDtype } from "./dtype.ts";
+import { contiguousStride, isContiguous } from "./layout.ts";
 import { Storage } from "./storage.ts";
 import { TensorError } from "./tensor_error.ts";
+import { copyStrided } from "./_strided_copy.ts";
+
+export { contiguousStride };
 
 /** Which torch function rebuilds the tensor on load. */
 export type TensorRebuild = "v2" | "v3";
@@ -51,17 +55,6 @@ const ARRAY_DTYPES: ReadonlyArray<readonly [string, ArrayType]> = [
 
 // The array toTypedArray reads each dtype into; bfloat16 is widened to float32.
 const READ_AS = new Map<string, ArrayType>([...ARRAY_DTYPES, ["bool", Uint8Array]]);
-
-/** Strides of a contiguous (row-major) tensor of `shape`. */
-export function contiguousStride(shape: readonly number[]): number[] {
-  const stride = new Array<number>(shape.length);
-  let step = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    stride[i] = step;
-    step *= Math.max(shape[i], 1);
-  }
-  return stride;
-}
 
 /** A tensor: a strided view on a storage. */
 export class Tensor {
@@ -178,10 +171,13 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
-  /** True when the elements are laid out row-major without gaps. */
+  /**
+   * True when the elements are laid out row-major without gaps, as torch's
+   * `is_contiguous`: size-1 dimensions may have any stride, and an empty
+   * tensor is contiguous.
+   */
   get isContiguous(): boolean {
-    const expected = contiguousStride(this.shape);
-    return this.shape.every((size, i) => size <= 1 || this.stride[i] === expected[i]);
+    return isContiguous(this.shape, this.stride);
   }
 
   /** Bytes of the storage this view can reach: `(offset + span) * itemsize`. */
@@ -192,30 +188,30 @@ export class Tensor {
     return (last + 1) * this.dtype.itemsize;
   }
 
-  /** The tensor's elements as raw bytes in row-major order (read from the archive when needed). */
+  /**
+   * The tensor's elements as raw bytes in row-major order. Only the part of
+   * the storage the view reaches is read from the archive; a contiguous
+   * view of a storage in memory is returned without a copy.
+   *
+   * @throws {CheckpointError} when the view reaches past its storage.
+   */
   async bytes(): Promise<Uint8Array> {
-    const source = await this.storage.bytes();
     const size = this.dtype.itemsize;
-    if (this.requiredBytes > source.length) {
+    const numel = this.numel;
+    if (numel === 0) return new Uint8Array(0);
+    const required = this.requiredBytes;
+    if (required > this.storage.nbytes) {
       throw new CheckpointError(
-        `Cannot read tensor: view needs ${this.requiredBytes} bytes, storage has ${source.length}`,
+        `Cannot read tensor: view needs ${required} bytes, storage has ${this.storage.nbytes}`,
       );
     }
-    if (this.isContiguous) {
-      const start = this.offset * size;
-      return source.subarray(start, start + this.numel * size);
-    }
-    const out = new Uint8Array(this.numel * size);
-    const index = new Array<number>(this.shape.length).fill(0);
-    for (let n = 0; n < this.numel; n++) {
-      let element = this.offset;
-      for (let d = 0; d < index.length; d++) element += index[d] * this.stride[d];
-      out.set(source.subarray(element * size, element * size + size), n * size);
-      for (let d = index.length - 1; d >= 0; d--) {
-        if (++index[d] < this.shape[d]) break;
-        index[d] = 0;
-      }
-    }
+    const span = await this.storage.read(this.offset * size, required - this.offset * size);
+    if (this.isContiguous) return span.subarray(0, numel * size);
+    const out = new Uint8Array(numel * size);
+    copyStrided(this.shape, size, span, { offset: 0, stride: this.stride }, out, {
+      offset: 0,
+      stride: contiguousStride(this.shape),
+    });
     return out;
   }
 
