@@ -52,6 +52,8 @@ export { dis, type Instruction, instructions } from "./lib/pickle/dis.ts";
 export { type DType, dtype } from "./lib/torch/dtype.ts";
 export { CANONICAL_NAN, CAST_DTYPES, castElements } from "./lib/torch/cast.ts";
 export { TensorError } from "./lib/torch/tensor_error.ts";
+export type { Layout } from "./lib/torch/views.ts";
+export type { Scalar } from "./lib/torch/scalar.ts";
 export { Storage, type StorageRecord } from "./lib/torch/storage.ts";
 export {
   contiguousStride,

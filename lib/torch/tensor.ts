@@ -10,11 +10,35 @@ import { MEMO_SLOT } from "../pickle/_identity_memo.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
-import { castElements } from "./cast.ts";
+import { CAST_DTYPES, castElements } from "./cast.ts";
 import { type DType, dtype as lookupDtype } from "./dtype.ts";
-import { contiguousStride, isContiguous } from "./layout.ts";
+import {
+  contiguousStride,
+  inferDenseStrides,
+  isContiguous,
+  isNonOverlappingAndDense,
+} from "./layout.ts";
+import { type Scalar, scalarDtype, scalarElement } from "./scalar.ts";
 import { Storage } from "./storage.ts";
 import { TensorError } from "./tensor_error.ts";
+import {
+  chunk,
+  expand,
+  flattenShape,
+  inferSize,
+  type Layout,
+  narrow,
+  permute,
+  reshapeView,
+  select,
+  split,
+  splitWithSizes,
+  squeeze,
+  t,
+  transpose,
+  unsqueeze,
+  view,
+} from "./views.ts";
 import { copyStrided } from "./_strided_copy.ts";
 
 export { contiguousStride };
@@ -236,6 +260,475 @@ export class Tensor {
     return new Float32Array(out.buffer);
   }
 
+  /** The tensor's shape, stride and offset. */
+  get layout(): Layout {
+    return { shape: [...this.shape], stride: [...this.stride], offset: this.offset };
+  }
+
+  /** A view of `layout` on the same storage: nothing is read or copied. */
+  #view(layout: Layout): Tensor {
+    return new Tensor({
+      storage: this.storage,
+      offset: layout.offset,
+      shape: layout.shape,
+      stride: layout.stride,
+      requiresGrad: this.requiresGrad,
+      dtype: this.dtype,
+      rebuild: this.rebuild,
+    });
+  }
+
+  /**
+   * `length` elements of dimension `dim` from `start` (negative counts from
+   * the end), as torch's `narrow`: a view, nothing is read.
+   *
+   * @throws {TensorError} with torch's reason for a 0-d tensor, a dimension
+   * or start out of range, or a length past the end.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Float32Array([0, 1, 2, 3, 4, 5]), [3, 2]);
+   * const rows = t.narrow(0, 1, 2);
+   * assert.equal(rows.storage, t.storage);
+   * assert.deepEqual([rows.shape, rows.offset], [[2, 2], 2]);
+   * assert.deepEqual(await rows.toTypedArray(), new Float32Array([2, 3, 4, 5]));
+   * ```
+   */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return this.#view(narrow(this, dim, start, length));
+  }
+
+  /**
+   * The slice at `index` of dimension `dim`, which is removed, as torch's
+   * `select` (`t[index]` for `dim` 0): a view.
+   *
+   * @throws {TensorError} with torch's reason for a 0-d tensor or an index
+   * or dimension out of range.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Int32Array([0, 1, 2, 3, 4, 5]), [2, 3]);
+   * assert.deepEqual(await t.select(1, -1).toTypedArray(), new Int32Array([2, 5]));
+   * ```
+   */
+  select(dim: number, index: number): Tensor {
+    return this.#view(select(this, dim, index));
+  }
+
+  /**
+   * Splits dimension `dim` into `chunks` views of `ceil(size / chunks)`
+   * elements, as torch's `chunk`: the last may be shorter and there may be
+   * fewer than `chunks` (size 3 in 4 chunks gives 3).
+   *
+   * @throws {TensorError} with torch's reason for a 0-d tensor, `chunks`
+   * below 1, or a dimension out of range.
+   *
+   * @example Split a fused qkv projection
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const qkv = Tensor.fromTypedArray(new Float32Array(6 * 4), [6, 4]);
+   * const [q, k, v] = qkv.chunk(3);
+   * assert.deepEqual([q.shape, k.offset, v.offset], [[2, 4], 8, 16]);
+   * ```
+   */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return chunk(this, chunks, dim).map((layout) => this.#view(layout));
+  }
+
+  /**
+   * Views of dimension `dim` cut into pieces of `splitSize` elements (the
+   * last may be shorter), or of the listed sizes, which must add up to the
+   * dimension's size, as torch's `split`.
+   *
+   * @throws {TensorError} with torch's reason.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Float32Array(10), [10]);
+   * assert.deepEqual(t.split(4).map((p) => p.shape[0]), [4, 4, 2]);
+   * assert.deepEqual(t.split([2, 0, 8]).map((p) => p.offset), [0, 2, 2]);
+   * ```
+   */
+  split(splitSize: number | readonly number[], dim = 0): Tensor[] {
+    const pieces = typeof splitSize === "number"
+      ? split(this, splitSize, dim)
+      : splitWithSizes(this, splitSize, dim);
+    return pieces.map((layout) => this.#view(layout));
+  }
+
+  /**
+   * Dimensions `dim0` and `dim1` swapped, as torch's `transpose`: a view.
+   *
+   * @throws {TensorError} with torch's reason for a dimension out of range.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([2, 3, 4]).transpose(0, -1);
+   * assert.deepEqual([t.shape, t.stride], [[4, 3, 2], [1, 4, 12]]);
+   * ```
+   */
+  transpose(dim0: number, dim1: number): Tensor {
+    return this.#view(transpose(this, dim0, dim1));
+  }
+
+  /**
+   * A matrix transposed, as torch's `t()`; a 0-d or 1-d tensor is viewed as is.
+   *
+   * @throws {TensorError} for more than 2 dimensions.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * assert.deepEqual(Tensor.zeros([2, 3]).t().stride, [1, 3]);
+   * ```
+   */
+  t(): Tensor {
+    return this.#view(t(this));
+  }
+
+  /**
+   * Dimensions reordered, as torch's `permute`: dimension `i` of the view
+   * is dimension `dims[i]` of this tensor. Takes a list or the dimensions
+   * as arguments.
+   *
+   * @throws {TensorError} with torch's reason for a wrong number of
+   * dimensions, one out of range, or a repeated one.
+   *
+   * @example Channels-last
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([2, 3, 4, 5]).permute(0, 2, 3, 1);
+   * assert.deepEqual([t.shape, t.stride], [[2, 4, 5, 3], [60, 5, 1, 20]]);
+   * ```
+   */
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    return this.#view(permute(this, listArgument(dims)));
+  }
+
+  /**
+   * A size-1 dimension inserted at `dim` (up to `ndim`, negative from the
+   * end), as torch's `unsqueeze`: a view.
+   *
+   * @throws {TensorError} for a dimension out of range.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * assert.deepEqual(Tensor.zeros([3]).unsqueeze(-1).shape, [3, 1]);
+   * ```
+   */
+  unsqueeze(dim: number): Tensor {
+    return this.#view(unsqueeze(this, dim));
+  }
+
+  /**
+   * Size-1 dimensions removed (only `dim`, when given and of size 1), as
+   * torch's `squeeze`: a view.
+   *
+   * @throws {TensorError} for a dimension out of range.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * assert.deepEqual(Tensor.zeros([1, 3, 1]).squeeze().shape, [3]);
+   * assert.deepEqual(Tensor.zeros([1, 3, 1]).squeeze(0).shape, [3, 1]);
+   * ```
+   */
+  squeeze(dim?: number): Tensor {
+    return this.#view(squeeze(this, dim));
+  }
+
+  /**
+   * Size-1 dimensions repeated and leading dimensions added, with stride
+   * 0, as torch's `expand` (-1 keeps a size): a view, nothing is copied.
+   *
+   * @throws {TensorError} with torch's reason for fewer sizes than
+   * dimensions or a size that does not match.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([3, 1]).expand(2, -1, 4);
+   * assert.deepEqual([t.shape, t.stride], [[2, 3, 4], [0, 1, 0]]);
+   * ```
+   */
+  expand(...sizes: number[] | [readonly number[]]): Tensor {
+    const legacy = LEGACY_TYPES[this.dtype.name] ?? `torch.${this.dtype.name}`;
+    return this.#view(expand(this, listArgument(sizes), legacy));
+  }
+
+  /**
+   * The same elements in another shape (one size may be -1), as torch's
+   * `view`: a view, so the strides must allow it; {@linkcode Tensor.reshape}
+   * copies when they do not.
+   *
+   * @throws {TensorError} with torch's reason for a shape of another size,
+   * or strides no view of that shape can have.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([2, 3, 4]);
+   * assert.deepEqual(t.view(6, -1).shape, [6, 4]);
+   * assert.throws(() => t.transpose(0, 1).view(-1), /Use \.reshape\(\.\.\.\) instead/);
+   * ```
+   */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return this.#view(view(this, listArgument(shape)));
+  }
+
+  /**
+   * The same elements in another shape (one size may be -1), as torch's
+   * `reshape`: a view when the strides allow one, else a contiguous copy
+   * (which reads only this tensor's bytes).
+   *
+   * @throws {TensorError} with torch's reason for a shape of another size.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Int8Array([0, 1, 2, 3, 4, 5]), [2, 3]).t();
+   * const flat = await t.reshape(-1);
+   * assert.notEqual(flat.storage, t.storage);
+   * assert.deepEqual(await flat.toTypedArray(), new Int8Array([0, 3, 1, 4, 2, 5]));
+   * ```
+   */
+  async reshape(...shape: number[] | [readonly number[]]): Promise<Tensor> {
+    const target = inferSize(listArgument(shape), this.numel, "reshape tensor");
+    const layout = reshapeView(this, target);
+    if (layout !== undefined) return this.#view(layout);
+    const copy = await this.#copy(contiguousStride(this.shape), this.dtype);
+    return copy.#view({ shape: target, stride: contiguousStride(target), offset: 0 });
+  }
+
+  /**
+   * Dimensions `startDim` to `endDim` merged into one, as torch's `flatten`
+   * (a 0-d tensor becomes 1-d; this tensor itself when there is nothing to
+   * merge): {@linkcode Tensor.reshape} to that shape.
+   *
+   * @throws {TensorError} with torch's reason for dimensions out of range or
+   * in the wrong order.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * assert.deepEqual((await Tensor.zeros([2, 3, 4]).flatten(1)).shape, [2, 12]);
+   * ```
+   */
+  async flatten(startDim = 0, endDim = -1): Promise<Tensor> {
+    const shape = flattenShape(this.shape, startDim, endDim);
+    return shape === undefined ? this : await this.reshape(shape);
+  }
+
+  /**
+   * This tensor when it is contiguous (torch's `is_contiguous`), else a
+   * contiguous copy, as torch's `contiguous()`: the layout safetensors
+   * and most consumers need.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Float32Array([1, 2, 3, 4]), [2, 2]);
+   * assert.equal(await t.contiguous(), t);
+   * const copy = await t.t().contiguous();
+   * assert.deepEqual([copy.stride, await copy.toTypedArray()], [[2, 1], new Float32Array([1, 3, 2, 4])]);
+   * ```
+   */
+  async contiguous(): Promise<Tensor> {
+    return this.isContiguous ? this : await this.#copy(contiguousStride(this.shape), this.dtype);
+  }
+
+  /**
+   * A copy in a new storage, as torch's `clone()`: a dense tensor keeps its
+   * strides (a transposed or channels-last tensor stays so), another gets
+   * dense strides in the same dimension order; `memoryFormat: "contiguous"`
+   * gives row-major strides. Only this tensor's bytes are read.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([4, 6]).t();
+   * assert.deepEqual((await t.clone()).stride, [1, 6]);
+   * assert.deepEqual((await t.clone({ memoryFormat: "contiguous" })).stride, [4, 1]);
+   * ```
+   */
+  async clone(options: { memoryFormat?: "preserve" | "contiguous" } = {}): Promise<Tensor> {
+    const format = options.memoryFormat ?? "preserve";
+    if (format !== "preserve" && format !== "contiguous") {
+      throw new TensorError("clone tensor", `unknown memory format ${String(format)}`);
+    }
+    const stride = format === "contiguous" ? contiguousStride(this.shape) : this.#preservedStride();
+    return await this.#copy(stride, this.dtype);
+  }
+
+  /**
+   * The tensor converted to `dtype` as torch's `tensor.to(dtype)` does, bit
+   * for bit (see {@linkcode castElements}); this tensor itself when it
+   * already has that dtype. The copy keeps the strides as
+   * {@linkcode Tensor.clone} does. Only this tensor's bytes are read.
+   *
+   * @throws {TensorError} for an unknown dtype or one outside {@linkcode CAST_DTYPES}.
+   *
+   * @example Cast for inference
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.fromTypedArray(new Float32Array([1 + 2 ** -8, 3.4e38]));
+   * const half = await t.to("bfloat16");
+   * assert.deepEqual(await half.toTypedArray(), new Float32Array([1, Infinity]));
+   * assert.equal(await t.to("float32"), t);
+   * ```
+   */
+  async to(dtype: string | DType): Promise<Tensor> {
+    const name = typeof dtype === "string" ? dtype : dtype.name;
+    const type = lookupDtype(name);
+    if (type === undefined) throw new TensorError("convert tensor", `unknown dtype ${name}`);
+    if (type === this.dtype) return this;
+    for (const each of [this.dtype, type]) {
+      if (!CAST_DTYPES.includes(each.name)) {
+        throw new TensorError(
+          `convert ${this.dtype.name} to ${type.name}`,
+          `ckptkit converts only between ${CAST_DTYPES.join(", ")}`,
+        );
+      }
+    }
+    return await this.#copy(this.#preservedStride(), type);
+  }
+
+  /** The strides of a copy that keeps the layout (torch's `preserve_format`). */
+  #preservedStride(): number[] {
+    return isNonOverlappingAndDense(this.shape, this.stride)
+      ? [...this.stride]
+      : inferDenseStrides(this.shape, this.stride);
+  }
+
+  /**
+   * A copy with `stride` (dense: it covers `numel` elements) in a new storage
+   * of `type`, reading only this tensor's bytes.
+   */
+  async #copy(stride: number[], type: DType): Promise<Tensor> {
+    const size = this.dtype.itemsize;
+    const numel = this.numel;
+    let bytes: Uint8Array = new Uint8Array(0);
+    if (numel > 0) {
+      const span = await this.#span();
+      const kept = stride.every((step, i) => step === this.stride[i]);
+      if (kept) {
+        // A dense layout kept as is: the elements sit where they sit in the span.
+        bytes = span.slice(0, numel * size);
+      } else {
+        bytes = new Uint8Array(numel * size);
+        copyStrided(this.shape, size, span, { offset: 0, stride: this.stride }, bytes, {
+          offset: 0,
+          stride,
+        });
+      }
+    }
+    if (type !== this.dtype) bytes = castElements(bytes, this.dtype, type);
+    return new Tensor({
+      storage: Storage.fromBytes(bytes, type, this.storage.location),
+      shape: [...this.shape],
+      stride,
+      requiresGrad: this.requiresGrad,
+      dtype: type,
+    });
+  }
+
+  /** The storage bytes from this view's first element to its last. */
+  async #span(): Promise<Uint8Array> {
+    const required = this.requiredBytes;
+    if (required > this.storage.nbytes) {
+      throw new CheckpointError(
+        `Cannot read tensor: view needs ${required} bytes, storage has ${this.storage.nbytes}`,
+      );
+    }
+    const start = this.offset * this.dtype.itemsize;
+    return await this.storage.read(start, required - start);
+  }
+
+  /**
+   * A new contiguous tensor of zeros, as `torch.zeros(shape, dtype=dtype)`
+   * (default float32); any dtype, a bool's zeros are false.
+   *
+   * @throws {TensorError} for an unknown dtype or a negative size.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tensor } from "./tensor.ts";
+   * const t = Tensor.zeros([3, 0]);
+   * assert.deepEqual([t.dtype.name, t.stride], ["float32", [1, 1]]);
+   * ```
+   */
+  static zeros(
+    shape: readonly number[],
+    dtype: string | DType = "float32",
+    options: { requiresGrad?: boolean } = {},
+  ): Tensor {
+    const type = dtypeArgument(dtype, "create tensor");
+    checkShape(shape, "create tensor");
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const storage = Storage.fromBytes(new Uint8Array(numel * type.itemsize), type);
+    return new Tensor({ storage, shape: [...shape], dtype: type, ...options });
+  }
+
+  /**
+   * A new contiguous tensor filled with `value`, as `torch.full(shape,
+   * value, dtype=dtype)`: without a dtype, a bool gives bool, an int int64
+   * and a float float32. An integral JS number is a Python int; wrap a
+   * float in {@linkcode PyFloat} to say so. torch's overflow checks apply
+   * (`300` does not fit int8, `65519.0` not float16).
+   *
+   * @throws {TensorError} with torch's reason for a value that overflows the
+   * dtype, or for an unknown dtype or negative size.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PyFloat, Tensor } from "../../mod.ts";
+   * assert.equal(Tensor.full([2], 7).dtype.name, "int64");
+   * assert.equal(Tensor.full([2], new PyFloat(7)).dtype.name, "float32");
+   * const mask = Tensor.full([2, 2], true);
+   * assert.deepEqual(await mask.bytes(), new Uint8Array([1, 1, 1, 1]));
+   * assert.throws(() => Tensor.full([2], 300, "int8"), /without overflow/);
+   * ```
+   */
+  static full(
+    shape: readonly number[],
+    value: Scalar,
+    dtype?: string | DType,
+    options: { requiresGrad?: boolean } = {},
+  ): Tensor {
+    const operation = "create tensor";
+    const type = dtype === undefined ? scalarDtype(value) : dtypeArgument(dtype, operation);
+    checkShape(shape, operation);
+    const element = scalarElement(value, type, operation);
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const bytes = new Uint8Array(numel * type.itemsize);
+    for (let i = 0; i < numel; i++) bytes.set(element, i * element.length);
+    const storage = Storage.fromBytes(bytes, type);
+    return new Tensor({ storage, shape: [...shape], dtype: type, ...options });
+  }
+
   /** The object torch's unpickler calls to rebuild this tensor. */
   toReduce(): PyObject {
     const args: unknown[] = [
@@ -258,8 +751,37 @@ export class Tensor {
   }
 }
 
+// torch's legacy type names, which its expand errors print.
+const LEGACY_TYPES: Record<string, string> = {
+  float64: "torch.DoubleTensor",
+  float32: "torch.FloatTensor",
+  float16: "torch.HalfTensor",
+  bfloat16: "torch.BFloat16Tensor",
+  int64: "torch.LongTensor",
+  int32: "torch.IntTensor",
+  int16: "torch.ShortTensor",
+  int8: "torch.CharTensor",
+  uint8: "torch.ByteTensor",
+  bool: "torch.BoolTensor",
+};
+
+/** Sizes given as arguments or as one list, as torch takes them. */
+function listArgument(values: number[] | [readonly number[]]): readonly number[] {
+  return values.length === 1 && Array.isArray(values[0])
+    ? values[0] as readonly number[]
+    : values as number[];
+}
+
+function dtypeArgument(dtype: string | DType, operation: string): DType {
+  const name = typeof dtype === "string" ? dtype : dtype.name;
+  const type = lookupDtype(name);
+  if (type === undefined) throw new TensorError(operation, `unknown dtype ${name}`);
+  return type;
+}
+
 /** Throws torch's error for a shape with a negative or fractional size. */
 function checkShape(shape: readonly number[], operation: string): void {
+  if (!Array.isArray(shape)) throw new TensorError(operation, "the shape is not a list of sizes");
   for (const size of shape) {
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new TensorError(

@@ -16,12 +16,18 @@ import { CkptkitError } from "../errors.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { castElements, dtype, TensorError } from "../../mod.ts";
+ * import { Tensor, TensorError } from "../../mod.ts";
  *
- * assert.throws(
- *   () => castElements(new Uint8Array(8), dtype("complex64")!, dtype("float32")!),
- *   (error) => error instanceof TensorError && error.torchError === undefined,
- * );
+ * const t = Tensor.zeros([2, 3]);
+ * assert.throws(() => t.select(0, 5), (error) => {
+ *   assert.ok(error instanceof TensorError);
+ *   assert.equal(error.torchError, "IndexError");
+ *   assert.equal(
+ *     error.message,
+ *     "Cannot select from tensor: select(): index 5 out of range for tensor of size [2, 3] at dimension 0",
+ *   );
+ *   return true;
+ * });
  * ```
  */
 export class TensorError extends CkptkitError {
