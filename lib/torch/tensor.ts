@@ -840,6 +840,166 @@ export class Parameter {
     return this.data.shape;
   }
 
+  /** The storage `data` views. */
+  get storage(): Storage {
+    return this.data.storage;
+  }
+
+  /** The offset of `data` in its storage, in elements. */
+  get offset(): number {
+    return this.data.offset;
+  }
+
+  /** The strides of `data`, in elements. */
+  get stride(): number[] {
+    return this.data.stride;
+  }
+
+  /** The shape, stride and offset of `data`. */
+  get layout(): Layout {
+    return this.data.layout;
+  }
+
+  /** Number of elements of `data`. */
+  get numel(): number {
+    return this.data.numel;
+  }
+
+  /** Whether `data` is contiguous (see {@linkcode Tensor.isContiguous}). */
+  get isContiguous(): boolean {
+    return this.data.isContiguous;
+  }
+
+  /** Bytes of the storage `data` can reach. */
+  get requiredBytes(): number {
+    return this.data.requiredBytes;
+  }
+
+  /** The elements of `data` as raw bytes, row-major (see {@linkcode Tensor.bytes}). */
+  bytes(): Promise<Uint8Array> {
+    return this.data.bytes();
+  }
+
+  /** The elements of `data` as a typed array (see {@linkcode Tensor.toTypedArray}). */
+  toTypedArray(): Promise<TensorArray> {
+    return this.data.toTypedArray();
+  }
+
+  // Helpers work on `data` seen as torch sees the parameter: a tensor that
+  // requires grad when the parameter does. Their results are plain tensors,
+  // as torch's are, except where torch returns the parameter itself.
+  #tensor(): Tensor {
+    return new Tensor({
+      storage: this.data.storage,
+      offset: this.data.offset,
+      shape: this.data.shape,
+      stride: this.data.stride,
+      requiresGrad: this.requiresGrad,
+      dtype: this.data.dtype,
+      rebuild: this.data.rebuild,
+    });
+  }
+
+  async #selfOr(make: (tensor: Tensor) => Promise<Tensor>): Promise<Tensor | Parameter> {
+    const tensor = this.#tensor();
+    const out = await make(tensor);
+    return out === tensor ? this : out;
+  }
+
+  /** {@linkcode Tensor.narrow} of the parameter: a view. */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return this.#tensor().narrow(dim, start, length);
+  }
+
+  /** {@linkcode Tensor.select} of the parameter: a view. */
+  select(dim: number, index: number): Tensor {
+    return this.#tensor().select(dim, index);
+  }
+
+  /** {@linkcode Tensor.chunk} of the parameter: views. */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return this.#tensor().chunk(chunks, dim);
+  }
+
+  /** {@linkcode Tensor.split} of the parameter: views. */
+  split(splitSize: number | readonly number[], dim = 0): Tensor[] {
+    return this.#tensor().split(splitSize, dim);
+  }
+
+  /** {@linkcode Tensor.transpose} of the parameter: a view. */
+  transpose(dim0: number, dim1: number): Tensor {
+    return this.#tensor().transpose(dim0, dim1);
+  }
+
+  /** {@linkcode Tensor.t} of the parameter: a view. */
+  t(): Tensor {
+    return this.#tensor().t();
+  }
+
+  /** {@linkcode Tensor.permute} of the parameter: a view. */
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    return this.#tensor().permute(...dims);
+  }
+
+  /** {@linkcode Tensor.unsqueeze} of the parameter: a view. */
+  unsqueeze(dim: number): Tensor {
+    return this.#tensor().unsqueeze(dim);
+  }
+
+  /** {@linkcode Tensor.squeeze} of the parameter: a view. */
+  squeeze(dim?: number): Tensor {
+    return this.#tensor().squeeze(dim);
+  }
+
+  /** {@linkcode Tensor.expand} of the parameter: a view. */
+  expand(...sizes: number[] | [readonly number[]]): Tensor {
+    return this.#tensor().expand(...sizes);
+  }
+
+  /** {@linkcode Tensor.view} of the parameter: a view. */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return this.#tensor().view(...shape);
+  }
+
+  /** {@linkcode Tensor.reshape} of the parameter: a view, or a copy when none fits. */
+  reshape(...shape: number[] | [readonly number[]]): Promise<Tensor> {
+    return this.#tensor().reshape(...shape);
+  }
+
+  /** {@linkcode Tensor.flatten} of the parameter; the parameter itself when nothing merges. */
+  flatten(startDim = 0, endDim = -1): Promise<Tensor | Parameter> {
+    return this.#selfOr((tensor) => tensor.flatten(startDim, endDim));
+  }
+
+  /** {@linkcode Tensor.contiguous} of the parameter; the parameter itself when contiguous. */
+  contiguous(): Promise<Tensor | Parameter> {
+    return this.#selfOr((tensor) => tensor.contiguous());
+  }
+
+  /** {@linkcode Tensor.clone} of the parameter: a tensor, as torch's. */
+  clone(options: { memoryFormat?: "preserve" | "contiguous" } = {}): Promise<Tensor> {
+    return this.#tensor().clone(options);
+  }
+
+  /**
+   * {@linkcode Tensor.to} of the parameter: a tensor of `dtype`, or the
+   * parameter itself when it already has it. Wrap the result in a new
+   * `Parameter` to keep it one.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Parameter, Tensor } from "./tensor.ts";
+   * const weight = new Parameter(Tensor.zeros([2, 2]));
+   * const half = new Parameter(await weight.data.to("float16"), weight.requiresGrad);
+   * assert.equal(half.dtype.name, "float16");
+   * assert.equal(await weight.to("float32"), weight);
+   * ```
+   */
+  to(dtype: string | DType): Promise<Tensor | Parameter> {
+    return this.#selfOr((tensor) => tensor.to(dtype));
+  }
+
   /** The object torch's unpickler calls to rebuild this parameter. */
   toReduce(): PyObject {
     const args: unknown[] = [this.data, this.requiresGrad, this.backwardHooks];
