@@ -39,7 +39,7 @@ export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
 export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
 export { HttpSource, type RemoteUsage } from "./lib/zip/http_source.ts";
 export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
-export { PyDict } from "./lib/pickle/py_dict.ts";
+export { DuplicateKeyError, PyDict } from "./lib/pickle/py_dict.ts";
 export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";
 export { PyGlobal } from "./lib/pickle/py_global.ts";
 export { type Construction, PyObject } from "./lib/pickle/py_object.ts";
