@@ -54,6 +54,7 @@ export { CANONICAL_NAN, CAST_DTYPES, castElements } from "./lib/torch/cast.ts";
 export { TensorError } from "./lib/torch/tensor_error.ts";
 export type { Layout } from "./lib/torch/views.ts";
 export type { Scalar } from "./lib/torch/scalar.ts";
+export { consumePrefix } from "./lib/torch/state_dict_prefix.ts";
 export { Storage, type StorageRecord } from "./lib/torch/storage.ts";
 export {
   contiguousStride,
