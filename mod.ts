@@ -36,7 +36,7 @@ export {
   ZipFormatError,
 } from "./lib/errors.ts";
 export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
-export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
+export { ClosedSourceError, FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
 export { HttpSource, type RemoteUsage } from "./lib/zip/http_source.ts";
 export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
 export { DuplicateKeyError, PyDict } from "./lib/pickle/py_dict.ts";
