@@ -8,8 +8,6 @@ import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { consumePrefix } from "../lib/torch/state_dict_prefix.ts";
 import { runPython, skipTorch } from "./_python.ts";
 
-const root = new URL("../", import.meta.url).pathname;
-
 function ordered<V>(entries: [string, V][]): PyObject<string, V> {
   const d = new PyObject<string, V>(PyGlobal.of("collections", "OrderedDict"));
   d.update(entries);
