@@ -9,6 +9,7 @@ import { CkptkitError, KeyError } from "../errors.ts";
 import { hashKey, UNHASHABLE } from "./_hash_key.ts";
 import { MEMO_SLOT } from "./_identity_memo.ts";
 import { shortRepr } from "./_short_repr.ts";
+import { INSPECT, inspectValue, type Printer } from "./_inspect.ts";
 
 /**
  * A key cannot be renamed: the new name is already a key of the dict.
@@ -226,8 +227,32 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
     }
   }
 
+  /**
+   * How `console.log` and `Deno.inspect` show the dict:
+   * `PyDict(2) { "a" => 1, "b" => 1.5 }`, depth-limited and cycle-safe.
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "PyDict", inspect, options, (printer) => ({
+      label: `PyDict(${this.size})`,
+      ...printItems(this, printer),
+    }));
+  }
+
   /** Iterates `[key, value]` pairs (unlike Python, which iterates keys, to match `Map`). */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
+}
+
+/** A dict's items as `key => value` entries, up to the printer's limit. */
+export function printItems(
+  dict: PyDict,
+  printer: Printer,
+): { entries: string[]; more: number } {
+  const entries: string[] = [];
+  for (const [key, value] of dict.entries()) {
+    if (entries.length === printer.limit) break;
+    entries.push(`${printer.child(key)} => ${printer.child(value)}`);
+  }
+  return { entries, more: dict.size - entries.length };
 }

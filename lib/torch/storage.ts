@@ -7,6 +7,7 @@
  */
 
 import { CheckpointError } from "../errors.ts";
+import { INSPECT, inspectValue } from "../pickle/_inspect.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { resolveEntries } from "../zip/central_directory.ts";
 import { METHOD_STORED } from "../zip/_format.ts";
@@ -94,6 +95,18 @@ export class Storage {
       numel: legacy === undefined ? data.length : data.length / type.itemsize,
       data,
     });
+  }
+
+  /**
+   * How `console.log` and `Deno.inspect` show the storage:
+   * `Storage(FloatStorage, 6 elements, cpu, data/0)` (`new` for one not read from a file).
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "Storage", inspect, options, () => {
+      const where = this.key === undefined ? "new" : `data/${this.key}`;
+      const unit = this.untyped ? "bytes" : "elements";
+      return `Storage(${this.storageClass.name}, ${this.numel} ${unit}, ${this.location}, ${where})`;
+    }, true);
   }
 
   /** Size in bytes. */

@@ -7,6 +7,7 @@
 
 import { CheckpointError } from "../errors.ts";
 import { MEMO_SLOT } from "../pickle/_identity_memo.ts";
+import { clip, INSPECT, inspectValue } from "../pickle/_inspect.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
 import { PyObject } from "../pickle/py_object.ts";
 import { Tuple } from "../pickle/tuple.ts";
@@ -729,6 +730,21 @@ export class Tensor {
     return new Tensor({ storage, shape: [...shape], dtype: type, ...options });
   }
 
+  /**
+   * How `console.log` and `Deno.inspect` show the tensor, without reading
+   * it: `Tensor(float32 [2, 3], stride [1, 2], offset 4, requires_grad)`.
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "Tensor",
+      inspect,
+      options,
+      () => `Tensor(${describe(this, this.requiresGrad)})`,
+      true,
+    );
+  }
+
   /** The object torch's unpickler calls to rebuild this tensor. */
   toReduce(): PyObject {
     const args: unknown[] = [
@@ -791,6 +807,26 @@ function checkShape(shape: readonly number[], operation: string): void {
       );
     }
   }
+}
+
+// A hostile pickle may give a tensor a million dimensions.
+const MAX_SIZES_TEXT = 120;
+
+/** dtype, shape, and what differs from a plain contiguous CPU tensor. */
+function describe(tensor: Tensor, requiresGrad: boolean): string {
+  const sizes = (values: unknown) =>
+    Array.isArray(values) ? clip(`[${values.join(", ")}]`, MAX_SIZES_TEXT) : String(values);
+  const parts = [`${tensor.dtype?.name} ${sizes(tensor.shape)}`];
+  let contiguous = true;
+  try {
+    contiguous = tensor.isContiguous;
+  } catch { /* a malformed shape: show the stride */ }
+  if (!contiguous) parts.push(`stride ${sizes(tensor.stride)}`);
+  if (tensor.offset !== 0) parts.push(`offset ${tensor.offset}`);
+  const location = tensor.storage?.location;
+  if (location !== undefined && location !== "cpu") parts.push(`device ${location}`);
+  if (requiresGrad) parts.push("requires_grad");
+  return parts.join(", ");
 }
 
 /** A fresh `collections.OrderedDict()`, what torch pickles for no backward hooks. */
@@ -998,6 +1034,18 @@ export class Parameter {
    */
   to(dtype: string | DType): Promise<Tensor | Parameter> {
     return this.#selfOr((tensor) => tensor.to(dtype));
+  }
+
+  /** How `console.log` and `Deno.inspect` show the parameter: `Parameter(float32 [4, 2], requires_grad)`. */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "Parameter",
+      inspect,
+      options,
+      () => `Parameter(${describe(this.data, this.requiresGrad)})`,
+      true,
+    );
   }
 
   /** The object torch's unpickler calls to rebuild this parameter. */
