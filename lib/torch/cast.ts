@@ -69,7 +69,7 @@ export const CANONICAL_NAN: Readonly<Record<string, string>> = Object.freeze({
   bfloat16: "c07f",
 });
 
-const NAN32 = 0x7fc00000;
+const NAN32 = 0x7fc00000 | 0;
 const NAN16 = 0x7e00;
 const NANBF = 0x7fc0;
 const NAN64_HIGH = 0x7ff80000;
@@ -121,7 +121,7 @@ export function castElements(source: Uint8Array, from: DType, to: DType): Uint8A
   }
   // Typed views need aligned bytes.
   const input = source.byteOffset % 8 === 0 ? source : source.slice();
-  if (fastPath(input, from.name, to.name, count, out)) return out;
+  if (fastPath(input, from.name, to.name, out)) return out;
   if (from.name === "int64") {
     castInt64(input, to.name, count, out);
     return out;
@@ -142,15 +142,10 @@ function isFloat(name: string): boolean {
   return name === "float64" || name === "float32" || name === "float16" || name === "bfloat16";
 }
 
-function words32(bytes: Uint8Array): Uint32Array {
-  return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
-}
-
-function words16(bytes: Uint8Array): Uint16Array {
-  return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1);
-}
-
-/** float32 bits to float16 bits (NaNs excepted), round to nearest even. */
+/**
+ * float16 bits of float32 bits `x` (NaNs excepted), rounded to nearest even.
+ * `x` may be the signed int32 reading of the bits.
+ */
 function halfOfFloatBits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const a = x & 0x7fffffff;
@@ -170,17 +165,21 @@ function halfOfFloatBits(x: number): number {
   return sign | (q + (rest > half || (rest === half && (q & 1) === 1) ? 1 : 0));
 }
 
-/** float32 bits to bfloat16 bits (NaNs excepted), round to nearest even. */
+/**
+ * bfloat16 bits of float32 bits `x` (NaNs excepted), rounded to nearest
+ * even: the magnitude rounds, the sign is kept, so all stays in int32.
+ */
 function bfloatOfFloatBits(x: number): number {
-  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  const a = x & 0x7fffffff;
+  return ((a + 0x7fff + ((a >>> 16) & 1)) >>> 16) | ((x >>> 16) & 0x8000);
 }
 
-let halfTable: Uint32Array | undefined;
+let halfTable: Int32Array | undefined;
 
 /** float32 bits of every float16 pattern, NaNs canonical: widening is one lookup. */
-function halfToFloatTable(): Uint32Array {
+function halfToFloatTable(): Int32Array {
   if (halfTable !== undefined) return halfTable;
-  const table = new Uint32Array(65536);
+  const table = new Int32Array(65536);
   const floats = new Float32Array(table.buffer);
   const halves = new Float16Array(65536);
   const bits = new Uint16Array(halves.buffer);
@@ -192,49 +191,52 @@ function halfToFloatTable(): Uint32Array {
   return halfTable = table;
 }
 
-/** The common float pairs, converted on their bits in one loop. */
-function fastPath(
-  input: Uint8Array,
-  from: string,
-  to: string,
-  count: number,
-  out: Uint8Array,
-): boolean {
-  if (from === "float32" && to === "float16") {
-    const src = words32(input);
-    const dst = words16(out);
-    for (let i = 0; i < count; i++) {
-      const x = src[i];
-      dst[i] = (x & 0x7fffffff) > 0x7f800000 ? NAN16 : halfOfFloatBits(x);
-    }
-    return true;
+// The common float pairs convert on their bits, each in its own small loop
+// (V8 optimizes small functions whole); int32 views keep every value an
+// int32, where uint32 ones would box the upper half of the range.
+
+function halvesOfFloats(src: Int32Array, dst: Uint16Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i];
+    dst[i] = (x & 0x7fffffff) > 0x7f800000 ? NAN16 : halfOfFloatBits(x);
   }
-  if (from === "float32" && to === "bfloat16") {
-    const src = words32(input);
-    const dst = words16(out);
-    for (let i = 0; i < count; i++) {
-      const x = src[i];
-      dst[i] = (x & 0x7fffffff) > 0x7f800000 ? NANBF : bfloatOfFloatBits(x);
-    }
-    return true;
+}
+
+function bfloatsOfFloats(src: Int32Array, dst: Uint16Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i];
+    dst[i] = (x & 0x7fffffff) > 0x7f800000 ? NANBF : bfloatOfFloatBits(x);
   }
-  if (from === "float16" && to === "float32") {
-    const table = halfToFloatTable();
-    const src = words16(input);
-    const dst = words32(out);
-    for (let i = 0; i < count; i++) dst[i] = table[src[i]];
-    return true;
+}
+
+function floatsOfHalves(src: Uint16Array, dst: Int32Array, table: Int32Array): void {
+  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
+}
+
+function floatsOfBfloats(src: Uint16Array, dst: Int32Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i];
+    dst[i] = (x & 0x7fff) > 0x7f80 ? NAN32 : x << 16;
   }
-  if (from === "bfloat16" && to === "float32") {
-    const src = words16(input);
-    const dst = words32(out);
-    for (let i = 0; i < count; i++) {
-      const x = src[i];
-      dst[i] = (x & 0x7fff) > 0x7f80 ? NAN32 : x << 16;
-    }
-    return true;
-  }
-  return false;
+}
+
+function int32s(bytes: Uint8Array): Int32Array {
+  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+}
+
+function uint16s(bytes: Uint8Array): Uint16Array {
+  return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1);
+}
+
+/** Converts the common float pairs directly; false for the others. */
+function fastPath(input: Uint8Array, from: string, to: string, out: Uint8Array): boolean {
+  if (from === "float32" && to === "float16") halvesOfFloats(int32s(input), uint16s(out));
+  else if (from === "float32" && to === "bfloat16") bfloatsOfFloats(int32s(input), uint16s(out));
+  else if (from === "float16" && to === "float32") {
+    floatsOfHalves(uint16s(input), int32s(out), halfToFloatTable());
+  } else if (from === "bfloat16" && to === "float32") floatsOfBfloats(uint16s(input), int32s(out));
+  else return false;
+  return true;
 }
 
 /** Reads `n` elements from element `start` of `input` as exact float64 values. */

@@ -629,22 +629,27 @@ export class Tensor {
   async #copy(stride: number[], type: DType): Promise<Tensor> {
     const size = this.dtype.itemsize;
     const numel = this.numel;
-    let bytes: Uint8Array = new Uint8Array(0);
-    if (numel > 0) {
-      const span = await this.#span();
-      const kept = stride.every((step, i) => step === this.stride[i]);
-      if (kept) {
-        // A dense layout kept as is: the elements sit where they sit in the span.
-        bytes = span.slice(0, numel * size);
-      } else {
-        bytes = new Uint8Array(numel * size);
-        copyStrided(this.shape, size, span, { offset: 0, stride: this.stride }, bytes, {
-          offset: 0,
-          stride,
-        });
-      }
+    if (numel === 0) return this.#made(new Uint8Array(0), stride, type);
+    const span = await this.#span();
+    let elements: Uint8Array;
+    if (stride.every((step, i) => step === this.stride[i])) {
+      // A dense layout kept as is: the elements sit where they sit in the
+      // span, which a conversion reads without copying it first.
+      elements = span.subarray(0, numel * size);
+      if (type === this.dtype) elements = elements.slice();
+    } else {
+      elements = new Uint8Array(numel * size);
+      copyStrided(this.shape, size, span, { offset: 0, stride: this.stride }, elements, {
+        offset: 0,
+        stride,
+      });
     }
-    if (type !== this.dtype) bytes = castElements(bytes, this.dtype, type);
+    const bytes = type === this.dtype ? elements : castElements(elements, this.dtype, type);
+    return this.#made(bytes, stride, type);
+  }
+
+  /** A tensor of this shape on a new storage holding `bytes`. */
+  #made(bytes: Uint8Array, stride: number[], type: DType): Tensor {
     return new Tensor({
       storage: Storage.fromBytes(bytes, type, this.storage.location),
       shape: [...this.shape],
