@@ -31,12 +31,22 @@ export interface FactoryRow {
   error?: string;
 }
 
+/** An op on a zeros tensor of `dtype` whose error names the tensor's type. */
+export interface DtypeErrorRow {
+  dtype: string;
+  op: string;
+  args: unknown[];
+  shape: number[];
+  error: string;
+}
+
 /** The views fixture. */
 export interface ViewVectors {
   torch: string;
   inputs: { size: number[]; stride: number[]; offset: number }[];
   rows: ViewRow[];
   factories: FactoryRow[];
+  dtype_errors: DtypeErrorRow[];
 }
 
 export async function castVectors(): Promise<CastVectors> {

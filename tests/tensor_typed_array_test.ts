@@ -52,6 +52,19 @@ Deno.test("toTypedArray gives each dtype's own array, a copy", async () => {
     assert.deepEqual(bytesOf(back), bytesOf(array), name);
     assert.notEqual(back.buffer, (await t.storage.bytes()).buffer, name);
   }
+  const clamped = Tensor.fromTypedArray(new Uint8ClampedArray([0, 200, 255]));
+  assert.equal(clamped.dtype.name, "uint8");
+  assert.deepEqual(await clamped.toTypedArray(), new Uint8Array([0, 200, 255]));
+  for (
+    const [name, array] of [["uint16", new Uint16Array([1, 65535])], [
+      "uint32",
+      new Uint32Array([1, 2 ** 32 - 1]),
+    ], ["uint64", new BigUint64Array([1n, 2n ** 64n - 1n])]] as const
+  ) {
+    const t = Tensor.fromTypedArray(array);
+    assert.equal(t.dtype.name, name);
+    assert.deepEqual(await t.toTypedArray(), array);
+  }
   const flags = await Tensor.fromTypedArray(new Uint8Array([0, 1]), [2], { dtype: "bool" })
     .toTypedArray();
   assert.ok(flags instanceof Uint8Array);

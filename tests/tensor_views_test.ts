@@ -2,7 +2,9 @@
 // (tests/fixtures/tensor_views.json: 22 layouts x 150 ops, zeros/full) and,
 // with torch, random layouts and ops, copies compared byte for byte.
 import assert from "node:assert/strict";
+import { PyDict } from "../lib/pickle/py_dict.ts";
 import { PyFloat } from "../lib/pickle/py_float.ts";
+import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import type { Scalar } from "../lib/torch/scalar.ts";
 import { Storage } from "../lib/torch/storage.ts";
 import { Tensor } from "../lib/torch/tensor.ts";
@@ -10,7 +12,7 @@ import { TensorError } from "../lib/torch/tensor_error.ts";
 import { runPython, skipTorch } from "./_python.ts";
 import { fromHex, mismatches, random, toHex, viewVectors } from "./_tensor_vectors.ts";
 
-const root = new URL("../", import.meta.url).pathname;
+const repo = new URL("../", import.meta.url).pathname;
 
 /** A view of a fresh float32 arange(400), as the vectors' inputs are. */
 function input(shape: number[], stride: number[], offset: number): Tensor {
@@ -179,6 +181,20 @@ Deno.test("zeros and full match torch's dtype, strides, bytes and overflow error
   assert.ok(factories.length > 60);
 });
 
+Deno.test("errors that name the tensor's type name it as torch does, for every dtype", async () => {
+  const { dtype_errors } = await viewVectors();
+  assert.ok(dtype_errors.length >= 12);
+  for (const row of dtype_errors) {
+    const t = Tensor.zeros(row.shape, row.dtype);
+    await assert.rejects(
+      () => apply(t, row.op, row.args),
+      (error) =>
+        error instanceof TensorError && `${error.torchError}: ${error.reason}` === row.error,
+      row.dtype,
+    );
+  }
+});
+
 Deno.test("views share the storage and read nothing; copies read only their own bytes", async () => {
   const base = Tensor.fromTypedArray(new Float32Array(1000).map((_, i) => i), [10, 100]);
   const reads: number[][] = [];
@@ -335,7 +351,7 @@ Deno.test({
     try {
       await Deno.writeTextFile(file, JSON.stringify(cases));
       const results: Expected[] = JSON.parse(
-        await runPython([`${root}tests/interop/tensor_views.py`, file]),
+        await runPython([`${repo}tests/interop/tensor_views.py`, file]),
       );
       const wrong: string[] = [];
       for (let i = 0; i < cases.length; i++) {
@@ -348,6 +364,74 @@ Deno.test({
       assert.ok(errors > 200 && errors < 3000, `${errors} errors`);
     } finally {
       await Deno.remove(file);
+    }
+  },
+});
+
+Deno.test({
+  name: "torch loads saved views and copies as its own ops make them, views sharing the base",
+  ignore: skipTorch,
+  async fn() {
+    const next = random(2024);
+    const base = Tensor.fromTypedArray(new Float32Array(400).map((_, i) => i));
+    const root = new PyDict<string, unknown>([["base", base]]);
+    const cases: {
+      size: number[];
+      stride: number[];
+      offset: number;
+      op: string;
+      args: unknown[];
+    }[] = [];
+    while (cases.length < 300) {
+      const layout = randomLayout(next);
+      const [op, args] = randomOp(layout.size, next);
+      const t = new Tensor({
+        storage: base.storage,
+        shape: layout.size,
+        stride: layout.stride,
+        offset: layout.offset,
+      });
+      let outs: Tensor[];
+      try {
+        outs = await apply(t, op, args);
+      } catch (error) {
+        if (error instanceof TensorError) continue;
+        throw error;
+      }
+      outs.forEach((o, j) => root.set(`${cases.length}.${j}`, o));
+      cases.push({ ...layout, op, args });
+    }
+    const dir = await Deno.makeTempDir();
+    try {
+      const ckpt = await Checkpoint.open(`${repo}tests/fixtures/state_dict.ckpt`);
+      ckpt.root = root;
+      await ckpt.save(`${dir}/views.ckpt`);
+      ckpt.close();
+      await Deno.writeTextFile(`${dir}/cases.json`, JSON.stringify(cases));
+      const out = await runPython([
+        "-c",
+        `import sys, json, torch
+sys.path.insert(0, sys.argv[3])
+from make_tensor_vectors import apply
+d = torch.load(sys.argv[1])
+base = d["base"]
+for i, case in enumerate(json.load(open(sys.argv[2]))):
+    r = apply(base.as_strided(case["size"], case["stride"], case["offset"]), case["op"], case["args"])
+    for j, want in enumerate(list(r) if isinstance(r, (tuple, list)) else [r]):
+        got = d[f"{i}.{j}"]
+        assert got.dtype == want.dtype and got.shape == want.shape, (case, got.shape, want.shape)
+        assert got.stride() == want.stride() and got.storage_offset() == want.storage_offset(), case
+        assert torch.equal(got, want), case
+        shares = got.storage().data_ptr() == base.storage().data_ptr()
+        assert shares == (want.storage().data_ptr() == base.storage().data_ptr()), case
+print("ok", len(d))`,
+        `${dir}/views.ckpt`,
+        `${dir}/cases.json`,
+        `${repo}tests/fixtures`,
+      ]);
+      assert.match(out, /^ok \d+/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -54,6 +54,7 @@ export type TensorArray =
   | Float16Array
   | Int8Array
   | Uint8Array
+  | Uint8ClampedArray
   | Int16Array
   | Uint16Array
   | Int32Array
@@ -70,6 +71,7 @@ const ARRAY_DTYPES: ReadonlyArray<readonly [string, ArrayType]> = [
   ["float16", Float16Array],
   ["int8", Int8Array],
   ["uint8", Uint8Array],
+  ["uint8", Uint8ClampedArray],
   ["int16", Int16Array],
   ["uint16", Uint16Array],
   ["int32", Int32Array],
@@ -79,7 +81,11 @@ const ARRAY_DTYPES: ReadonlyArray<readonly [string, ArrayType]> = [
 ];
 
 // The array toTypedArray reads each dtype into; bfloat16 is widened to float32.
-const READ_AS = new Map<string, ArrayType>([...ARRAY_DTYPES, ["bool", Uint8Array]]);
+const READ_AS = new Map<string, ArrayType>([
+  ...ARRAY_DTYPES,
+  ["uint8", Uint8Array],
+  ["bool", Uint8Array],
+]);
 
 /** A tensor: a strided view on a storage. */
 export class Tensor {
@@ -468,8 +474,8 @@ export class Tensor {
    * ```
    */
   expand(...sizes: number[] | [readonly number[]]): Tensor {
-    const legacy = LEGACY_TYPES[this.dtype.name] ?? `torch.${this.dtype.name}`;
-    return this.#view(expand(this, listArgument(sizes), legacy));
+    const type = TYPE_NAMES[this.dtype.name] ?? `torch.${this.dtype.name}`;
+    return this.#view(expand(this, listArgument(sizes), type));
   }
 
   /**
@@ -772,18 +778,21 @@ export class Tensor {
   }
 }
 
-// torch's legacy type names, which its expand errors print.
-const LEGACY_TYPES: Record<string, string> = {
+// How torch names a CPU tensor's type in its expand errors: the legacy
+// Python type where there is one, the dispatch type name otherwise.
+const TYPE_NAMES: Record<string, string> = {
   float64: "torch.DoubleTensor",
   float32: "torch.FloatTensor",
   float16: "torch.HalfTensor",
-  bfloat16: "torch.BFloat16Tensor",
   int64: "torch.LongTensor",
   int32: "torch.IntTensor",
   int16: "torch.ShortTensor",
   int8: "torch.CharTensor",
   uint8: "torch.ByteTensor",
-  bool: "torch.BoolTensor",
+  bfloat16: "CPUBFloat16Type",
+  bool: "CPUBoolType",
+  complex64: "CPUComplexFloatType",
+  complex128: "CPUComplexDoubleType",
 };
 
 /** Sizes given as arguments or as one list, as torch takes them. */
