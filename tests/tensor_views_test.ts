@@ -228,7 +228,7 @@ Deno.test("views share the storage and read nothing; copies read only their own 
   assert.equal(copy.storage.dtype.name, "float16");
 });
 
-Deno.test("view helpers refuse non-integer arguments and keep requiresGrad", () => {
+Deno.test("view helpers refuse non-integer arguments and keep requiresGrad", async () => {
   const t = new Tensor({
     storage: Storage.fromBytes(new Uint8Array(24), Tensor.zeros([]).dtype),
     shape: [2, 3],
@@ -237,6 +237,13 @@ Deno.test("view helpers refuse non-integer arguments and keep requiresGrad", () 
   assert.throws(() => t.narrow(0, 0.5, 1), /^TensorError: Cannot narrow tensor: start 0.5 is not/);
   assert.throws(() => t.view([2, NaN]), TensorError);
   assert.equal(t.transpose(0, 1).requiresGrad, true);
+  // A tensor made with its own dtype object has that dtype: to() returns the tensor.
+  const own = new Tensor({
+    storage: t.storage,
+    shape: [6],
+    dtype: { name: "float32", itemsize: 4 },
+  });
+  assert.equal(await own.to("float32"), own);
   assert.equal(t.chunk(2)[1].requiresGrad, true);
 });
 

@@ -609,7 +609,7 @@ export class Tensor {
     const name = typeof dtype === "string" ? dtype : dtype.name;
     const type = lookupDtype(name);
     if (type === undefined) throw new TensorError("convert tensor", `unknown dtype ${name}`);
-    if (type === this.dtype) return this;
+    if (type.name === this.dtype.name) return this;
     for (const each of [this.dtype, type]) {
       if (!CAST_DTYPES.includes(each.name)) {
         throw new TensorError(
@@ -642,7 +642,7 @@ export class Tensor {
       // A dense layout kept as is: the elements sit where they sit in the
       // span, which a conversion reads without copying it first.
       elements = span.subarray(0, numel * size);
-      if (type === this.dtype) elements = elements.slice();
+      if (type.name === this.dtype.name) elements = elements.slice();
     } else {
       elements = new Uint8Array(numel * size);
       copyStrided(this.shape, size, span, { offset: 0, stride: this.stride }, elements, {
@@ -650,7 +650,9 @@ export class Tensor {
         stride,
       });
     }
-    const bytes = type === this.dtype ? elements : castElements(elements, this.dtype, type);
+    const bytes = type.name === this.dtype.name
+      ? elements
+      : castElements(elements, this.dtype, type);
     return this.#made(bytes, stride, type);
   }
 
