@@ -36,10 +36,10 @@ export {
   ZipFormatError,
 } from "./lib/errors.ts";
 export type { ZipDirectory, ZipEntry } from "./lib/zip/central_directory.ts";
-export { FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
+export { ClosedSourceError, FileSource, type RandomAccessSource } from "./lib/zip/source.ts";
 export { HttpSource, type RemoteUsage } from "./lib/zip/http_source.ts";
 export { PyByteArray } from "./lib/pickle/py_bytearray.ts";
-export { PyDict } from "./lib/pickle/py_dict.ts";
+export { DuplicateKeyError, PyDict } from "./lib/pickle/py_dict.ts";
 export { floatRepr, PyFloat } from "./lib/pickle/py_float.ts";
 export { PyGlobal } from "./lib/pickle/py_global.ts";
 export { type Construction, PyObject } from "./lib/pickle/py_object.ts";
@@ -50,6 +50,11 @@ export { unpickle, type UnpickleOptions } from "./lib/pickle/unpickler.ts";
 export { pickle, type PickleOptions } from "./lib/pickle/pickler.ts";
 export { dis, type Instruction, instructions } from "./lib/pickle/dis.ts";
 export { type DType, dtype } from "./lib/torch/dtype.ts";
+export { CANONICAL_NAN, CAST_DTYPES, castElements } from "./lib/torch/cast.ts";
+export { TensorError } from "./lib/torch/tensor_error.ts";
+export type { Layout } from "./lib/torch/views.ts";
+export type { Scalar } from "./lib/torch/scalar.ts";
+export { consumePrefix } from "./lib/torch/state_dict_prefix.ts";
 export { Storage, type StorageRecord } from "./lib/torch/storage.ts";
 export {
   contiguousStride,

@@ -5,10 +5,33 @@
  * @module
  */
 
-import { KeyError } from "../errors.ts";
+import { CkptkitError, KeyError } from "../errors.ts";
 import { hashKey, UNHASHABLE } from "./_hash_key.ts";
 import { MEMO_SLOT } from "./_identity_memo.ts";
 import { shortRepr } from "./_short_repr.ts";
+import { INSPECT, inspectValue, type Printer } from "./_inspect.ts";
+
+/**
+ * A key cannot be renamed: the new name is already a key of the dict.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DuplicateKeyError, PyDict } from "./py_dict.ts";
+ * const d = new PyDict([["w", 1], ["module.w", 2]]);
+ * assert.throws(() => d.rename("module.w", "w"), DuplicateKeyError);
+ * ```
+ */
+export class DuplicateKeyError extends CkptkitError {
+  /** The key already present. */
+  readonly key: unknown;
+  /** Creates the error for renaming `old` to `key`, both described by `shown`. */
+  constructor(key: unknown, shown: { old: string; key: string }) {
+    super(`Cannot rename key ${shown.old} to ${shown.key}: ${shown.key} is already in the dict`);
+    this.name = "DuplicateKeyError";
+    this.key = key;
+  }
+}
 
 /**
  * A Python dict. Updating an existing key keeps its position and its
@@ -121,6 +144,48 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return fallback;
   }
 
+  /**
+   * Renames key `old` to `key` where it stands: same position, same value
+   * (Python has no such operation; `d[key] = d.pop(old)` would move it to
+   * the end). A key equal to `old` (`1` and `1.0`) replaces the key object.
+   *
+   * @throws {KeyError} when `old` is absent.
+   * @throws {DuplicateKeyError} when `key` is already another key; the dict is unchanged.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PyDict } from "./py_dict.ts";
+   * const d = new PyDict([["fc.weight", 1], ["fc.bias", 2], ["head.weight", 3]]);
+   * d.rename("fc.weight", "classifier.weight");
+   * assert.deepEqual([...d.keys()], ["classifier.weight", "fc.bias", "head.weight"]);
+   * ```
+   */
+  rename(old: K, key: K): this {
+    const map = this.#map;
+    const hashedOld = hashKey(old);
+    if (map === undefined || !map.has(hashedOld)) throw new KeyError(old, shortRepr(old));
+    const hashed = hashKey(key);
+    if (!Object.is(hashed, hashedOld) && map.has(hashed)) {
+      throw new DuplicateKeyError(key, { old: shortRepr(old), key: shortRepr(key) });
+    }
+    // Only the items from the renamed one on are moved: a JS Map keeps
+    // insertion order, so they are deleted and set again after it.
+    const tail: [unknown, V][] = [];
+    let found = false;
+    for (const entry of map) {
+      if (!found && !Object.is(entry[0], hashedOld)) continue;
+      found = true;
+      tail.push(entry);
+    }
+    for (const [h] of tail) map.delete(h);
+    this.#keys?.delete(hashedOld);
+    tail[0][0] = hashed;
+    if (!Object.is(hashed, key)) (this.#keys ??= new Map()).set(hashed, key);
+    for (const [h, value] of tail) map.set(h, value);
+    return this;
+  }
+
   /** Sets every item of `other`, in its order. */
   update(other: Iterable<readonly [K, V]>): this {
     for (const [key, value] of other) this.set(key, value);
@@ -162,8 +227,32 @@ export class PyDict<K = unknown, V = unknown> implements Iterable<[K, V]> {
     }
   }
 
+  /**
+   * How `console.log` and `Deno.inspect` show the dict:
+   * `PyDict(2) { "a" => 1, "b" => 1.5 }`, depth-limited and cycle-safe.
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "PyDict", inspect, options, (printer) => ({
+      label: `PyDict(${this.size})`,
+      ...printItems(this, printer),
+    }));
+  }
+
   /** Iterates `[key, value]` pairs (unlike Python, which iterates keys, to match `Map`). */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
+}
+
+/** A dict's items as `key => value` entries, up to the printer's limit. */
+export function printItems(
+  dict: PyDict,
+  printer: Printer,
+): { entries: string[]; more: number } {
+  const entries: string[] = [];
+  for (const [key, value] of dict.entries()) {
+    if (entries.length === printer.limit) break;
+    entries.push(`${printer.child(key)} => ${printer.child(value)}`);
+  }
+  return { entries, more: dict.size - entries.length };
 }

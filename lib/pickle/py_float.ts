@@ -5,6 +5,8 @@
  * @module
  */
 
+import { INSPECT, inspectValue } from "./_inspect.ts";
+
 /** A Python float. JS numbers decode as ints when integral; this class marks a float. */
 export class PyFloat {
   /** The IEEE-754 value. */
@@ -26,6 +28,18 @@ export class PyFloat {
   /** Python's `repr` of the float. */
   toString(): string {
     return floatRepr(this.value);
+  }
+
+  /** How `console.log` and `Deno.inspect` show the float: Python's repr, `1.0`, `nan`, `-0.0`. */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "PyFloat",
+      inspect,
+      options,
+      (printer) => printer.style(floatRepr(this.value), "number"),
+      true,
+    );
   }
 }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { INSPECT, inspectValue } from "./_inspect.ts";
+
 const interned = new Map<string, Map<string, PyGlobal>>();
 
 /** A module-level Python name, e.g. `collections.OrderedDict`. Instances are interned. */
@@ -47,5 +49,17 @@ export class PyGlobal {
   /** The dotted path. */
   toString(): string {
     return this.path;
+  }
+
+  /** How `console.log` and `Deno.inspect` show the global: `PyGlobal(collections.OrderedDict)`. */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "PyGlobal",
+      inspect,
+      options,
+      (printer) => `PyGlobal(${printer.style(this.path, "special")})`,
+      true,
+    );
   }
 }

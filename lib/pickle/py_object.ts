@@ -7,7 +7,8 @@
  */
 
 import { UNHASHABLE } from "./_hash_key.ts";
-import { PyDict } from "./py_dict.ts";
+import { INSPECT, inspectValue } from "./_inspect.ts";
+import { printItems, PyDict } from "./py_dict.ts";
 import { PyGlobal } from "./py_global.ts";
 import { Tuple } from "./tuple.ts";
 
@@ -62,6 +63,31 @@ export class PyObject<K = unknown, V = unknown> extends PyDict<K, V> {
   /** `module.name` of the callable when it is a global, e.g. `collections.OrderedDict`. */
   get className(): string | undefined {
     return this.callable instanceof PyGlobal ? this.callable.path : undefined;
+  }
+
+  /**
+   * How `console.log` and `Deno.inspect` show the object: its callable,
+   * then `args`, `kwargs`, `how`, `state` and `listItems` where present,
+   * then its dict items as `key => value`.
+   */
+  override [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "PyObject", inspect, options, (printer) => {
+      const callable = this.callable instanceof PyGlobal
+        ? this.callable.path
+        : printer.child(this.callable);
+      const entries: string[] = [];
+      if (this.args.length > 0) entries.push(`args: ${printer.child(this.args)}`);
+      if (this.kwargs !== undefined) entries.push(`kwargs: ${printer.child(this.kwargs)}`);
+      if (this.how !== "reduce") entries.push(`how: ${this.how}`);
+      if (this.state !== undefined) entries.push(`state: ${printer.child(this.state)}`);
+      if (this.listItems !== undefined) entries.push(`listItems: ${printer.child(this.listItems)}`);
+      const items = printItems(this, printer);
+      return {
+        label: `PyObject(${callable})`,
+        entries: [...entries, ...items.entries],
+        more: items.more,
+      };
+    });
   }
 
   /** True when the callable is the global `module.name`. */

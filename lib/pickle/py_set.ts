@@ -6,6 +6,16 @@
 
 import { FROZEN_MEMBERS, UNHASHABLE } from "./_hash_key.ts";
 import { PyDict } from "./py_dict.ts";
+import { INSPECT, inspectValue, type Printer } from "./_inspect.ts";
+
+function printMembers(name: string, members: Iterable<unknown>, size: number, printer: Printer) {
+  const entries: string[] = [];
+  for (const member of members) {
+    if (entries.length === printer.limit) break;
+    entries.push(printer.child(member));
+  }
+  return { label: `${name}(${size})`, entries, more: size - entries.length };
+}
 
 /** A mutable Python set; members keep insertion order. */
 export class PySet<T = unknown> implements Iterable<T> {
@@ -51,6 +61,17 @@ export class PySet<T = unknown> implements Iterable<T> {
   [Symbol.iterator](): IterableIterator<T> {
     return this.#members.keys();
   }
+
+  /** How `console.log` and `Deno.inspect` show the set: `PySet(2) { 1, "a" }`. */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "PySet",
+      inspect,
+      options,
+      (printer) => printMembers("PySet", this.values(), this.size, printer),
+    );
+  }
 }
 
 /** An immutable Python frozenset; it may be a dict key. */
@@ -80,6 +101,17 @@ export class PyFrozenSet<T = unknown> implements Iterable<T> {
   /** Iterates the members. */
   [Symbol.iterator](): IterableIterator<T> {
     return this.#members.values();
+  }
+
+  /** How `console.log` and `Deno.inspect` show the frozenset: `PyFrozenSet(2) { 1, "a" }`. */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(
+      this,
+      "PyFrozenSet",
+      inspect,
+      options,
+      (printer) => printMembers("PyFrozenSet", this.values(), this.size, printer),
+    );
   }
 
   /** Members that define this frozenset's hash. */

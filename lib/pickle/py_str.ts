@@ -9,6 +9,10 @@
  */
 
 import { CkptkitError } from "../errors.ts";
+import { INSPECT, inspectValue } from "./_inspect.ts";
+
+// Code units shown before the rest is elided.
+const SHOWN_UNITS = 100;
 
 /**
  * Decoded strs longer than this many UTF-16 units are {@linkcode PyStr}
@@ -117,6 +121,38 @@ export class PyStr {
   /** The JS string of the same code units. */
   toString(): string {
     return this.units;
+  }
+
+  /** Number of code points (Python's `len`). */
+  #codePointCount(): number {
+    if (this.#points !== undefined) return this.#points.length;
+    if (!this.#exact) return this.units.length;
+    let count = 0;
+    for (let i = 0; i < this.units.length; i++, count++) {
+      if (this.units.codePointAt(i)! > 0xffff) i++;
+    }
+    return count;
+  }
+
+  /**
+   * How `console.log` and `Deno.inspect` show the str: its length in code
+   * points and its first 100 code units, `PyStr(20000) "abc..."`.
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "PyStr", inspect, options, (printer) => {
+      const text = this.units.slice(0, SHOWN_UNITS);
+      // Surrogate code points are shown escaped: as text, a pair would read as one character.
+      const shown = this.#exact ? printer.child(text) : printer.style(
+        JSON.stringify(text).replace(
+          /[\ud800-\udfff]/g,
+          (unit) => `\\u${unit.charCodeAt(0).toString(16)}`,
+        ),
+        "string",
+      );
+      return `PyStr(${this.#codePointCount()}) ${shown}${
+        this.units.length > SHOWN_UNITS ? "..." : ""
+      }`;
+    }, true);
   }
 }
 

@@ -14,7 +14,7 @@ import { resolveEntries, type ZipDirectory, type ZipEntry } from "../zip/central
 import { assertTorchZip } from "../zip/detect_format.ts";
 import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import { readEntry } from "../zip/read_entry.ts";
-import { FileSource, type RandomAccessSource } from "../zip/source.ts";
+import { ClosedSourceError, FileSource, type RandomAccessSource } from "../zip/source.ts";
 import { MAX_UINT32, METHOD_STORED } from "../zip/_format.ts";
 import { KernelRangeCopier } from "../zip/_kernel_range_copy.ts";
 import {
@@ -378,7 +378,8 @@ export class Checkpoint {
     try {
       await this.#resolveRecords(storages);
     } catch (error) {
-      if (error instanceof CkptkitError) throw error;
+      // A closed source is the save's failure, said as one: "Cannot save: ...".
+      if (error instanceof CkptkitError && !(error instanceof ClosedSourceError)) throw error;
       throw saveError(error, false);
     }
     let target: SaveTarget;

@@ -7,7 +7,10 @@
  */
 
 import { CheckpointError } from "../errors.ts";
+import { INSPECT, inspectValue } from "../pickle/_inspect.ts";
 import { PyGlobal } from "../pickle/py_global.ts";
+import { resolveEntries } from "../zip/central_directory.ts";
+import { METHOD_STORED } from "../zip/_format.ts";
 import { readEntry } from "../zip/read_entry.ts";
 import type { ZipEntry } from "../zip/central_directory.ts";
 import type { RandomAccessSource } from "../zip/source.ts";
@@ -94,6 +97,18 @@ export class Storage {
     });
   }
 
+  /**
+   * How `console.log` and `Deno.inspect` show the storage:
+   * `Storage(FloatStorage, 6 elements, cpu, data/0)` (`new` for one not read from a file).
+   */
+  [INSPECT](inspect: typeof Deno.inspect, options: Deno.InspectOptions): string {
+    return inspectValue(this, "Storage", inspect, options, () => {
+      const where = this.key === undefined ? "new" : `data/${this.key}`;
+      const unit = this.untyped ? "bytes" : "elements";
+      return `Storage(${this.storageClass.name}, ${this.numel} ${unit}, ${this.location}, ${where})`;
+    }, true);
+  }
+
   /** Size in bytes. */
   get nbytes(): number {
     return this.numel * this.dtype.itemsize;
@@ -112,6 +127,43 @@ export class Storage {
   /** The in-memory bytes, for new storages or ones already read. */
   get loaded(): Uint8Array | undefined {
     return this.#data;
+  }
+
+  /**
+   * Reads `length` bytes from byte `start` of the storage: from memory when
+   * the storage is new or was read whole, else only that range of its
+   * archive record (a compressed record is read whole). The result may share
+   * memory with the storage.
+   *
+   * @throws {CheckpointError} when the range is not inside the storage.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Checkpoint, type PyDict, type Tensor } from "../../mod.ts";
+   *
+   * const ckpt = await Checkpoint.open("tests/fixtures/tensors.ckpt");
+   * const base = (ckpt.root as PyDict<string, Tensor>).getItem("base");
+   * const second = await base.storage.read(4, 4);
+   * assert.deepEqual(second, (await base.bytes()).subarray(4, 8));
+   * ckpt.close();
+   * ```
+   */
+  async read(start: number, length: number): Promise<Uint8Array> {
+    if (
+      !Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 ||
+      start + length > this.nbytes
+    ) {
+      throw new CheckpointError(
+        `Cannot read storage: bytes ${start}..${start + length} are not inside its ${this.nbytes}`,
+      );
+    }
+    if (this.#data !== undefined) return this.#data.subarray(start, start + length);
+    const { source, entry } = this.#record!;
+    if (entry.method !== METHOD_STORED) return (await this.bytes()).subarray(start, start + length);
+    if (length === 0) return new Uint8Array(0);
+    await resolveEntries(source, [entry]);
+    return await source.read(entry.dataOffset + start, length);
   }
 
   /** Reads the storage's bytes (from the archive on first use). */

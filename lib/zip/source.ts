@@ -4,7 +4,36 @@
  * @module
  */
 
-import { fileKind, NotAFileError, ZipFormatError } from "../errors.ts";
+import { CkptkitError, fileKind, NotAFileError, ZipFormatError } from "../errors.ts";
+
+/**
+ * A read from a {@linkcode FileSource} after it was closed, typically a
+ * tensor of a checkpoint closed before a save that copies it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Checkpoint, ClosedSourceError, type PyDict, type Tensor } from "../../mod.ts";
+ *
+ * const ckpt = await Checkpoint.open("tests/fixtures/tensors.ckpt");
+ * const tensor = (ckpt.root as PyDict<string, Tensor>).getItem("base");
+ * ckpt.close();
+ * await assert.rejects(() => tensor.bytes(), ClosedSourceError);
+ * ```
+ */
+export class ClosedSourceError extends CkptkitError {
+  /** The file's path. */
+  readonly path: string;
+  /** Creates the error for the closed file at `path`. */
+  constructor(path: string) {
+    super(
+      `Cannot read tensor data: the checkpoint file ${path} was closed; ` +
+        "keep a checkpoint open until its tensors are read or saved",
+    );
+    this.name = "ClosedSourceError";
+    this.path = path;
+  }
+}
 
 /** A fixed-size byte source that can be read at any offset. */
 export interface RandomAccessSource {
@@ -54,13 +83,21 @@ export class FileSource implements RandomAccessSource {
   #size: number;
   #opened: Deno.FileInfo;
   #realPath: string;
+  #path: string;
+  #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(file: Deno.FsFile, opened: Deno.FileInfo, realPath: string) {
+  private constructor(
+    file: Deno.FsFile,
+    opened: Deno.FileInfo,
+    realPath: string,
+    path: string,
+  ) {
     this.#file = file;
     this.#size = opened.size;
     this.#opened = opened;
     this.#realPath = realPath;
+    this.#path = path;
   }
 
   /**
@@ -79,7 +116,12 @@ export class FileSource implements RandomAccessSource {
       const info = await file.stat();
       // Swapped for something else between the stat and the open.
       if (!info.isFile) throw new NotAFileError("open", fileKind(info));
-      return new FileSource(file, info, realPath);
+      return new FileSource(
+        file,
+        info,
+        realPath,
+        String(path instanceof URL ? path.pathname : path),
+      );
     } catch (error) {
       file.close();
       throw error;
@@ -109,28 +151,48 @@ export class FileSource implements RandomAccessSource {
    * the second only.
    */
   async changedSinceOpen(): Promise<string | undefined> {
-    const now = await this.#file.stat();
+    const now = await this.file.stat();
     const then = this.#opened;
     if (now.size !== then.size) return `its size changed from ${then.size} to ${now.size} bytes`;
     if (now.mtime?.getTime() !== then.mtime?.getTime()) return "it was written to";
     return undefined;
   }
 
-  /** The underlying file handle. */
+  /**
+   * The underlying file handle.
+   *
+   * @throws {ClosedSourceError} once the source is closed.
+   */
   get file(): Deno.FsFile {
+    if (this.#closed) throw new ClosedSourceError(this.#path);
     return this.#file;
   }
 
-  /** Reads exactly `length` bytes at `offset`. */
+  /** Whether {@linkcode FileSource.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads exactly `length` bytes at `offset`.
+   *
+   * @throws {ClosedSourceError} once the source is closed.
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.#closed) throw new ClosedSourceError(this.#path);
     checkRange(offset, length, this.#size);
     const buffer = new Uint8Array(length);
     await this.readInto(offset, buffer);
     return buffer;
   }
 
-  /** Fills `buffer` with the bytes at `offset`. */
+  /**
+   * Fills `buffer` with the bytes at `offset`.
+   *
+   * @throws {ClosedSourceError} once the source is closed.
+   */
   readInto(offset: number, buffer: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedSourceError(this.#path));
     checkRange(offset, buffer.length, this.#size);
     const run = this.#queue.then(() => this.#readAt(offset, buffer));
     // Keep the queue alive after a failed read.
@@ -157,8 +219,10 @@ export class FileSource implements RandomAccessSource {
     }
   }
 
-  /** Closes the file. */
+  /** Closes the file; later reads are a {@linkcode ClosedSourceError}. Closing again does nothing. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#file.close();
   }
 }
