@@ -66,8 +66,10 @@ export class KernelRangeCopier implements RangeCopier {
   }
 
   copyRange(source: RandomAccessSource, from: number, to: number, length: number): number {
+    // A closed source copies nothing, here as in user space, which says why.
+    if (length === 0 || (source instanceof FileSource && source.closed)) return 0;
     const fd = this.#sourceDescriptor(source);
-    if (fd === REFUSED || length === 0) return 0;
+    if (fd === REFUSED) return 0;
     this.#in[0] = BigInt(from);
     this.#out[0] = BigInt(to);
     const copied = Number(this.#copy(fd, this.#in, this.#target, this.#out, BigInt(length), 0));
