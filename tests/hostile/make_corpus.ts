@@ -231,7 +231,7 @@ export async function makeCorpus(): Promise<HostileCase[]> {
     about: "torch.save before 1.6 (tests/fixtures/legacy.ckpt)",
     bytes: await Deno.readFile(new URL("legacy.ckpt", FIXTURES)),
     ...unreadable(
-      "Cannot read checkpoint: file uses the legacy torch format (before 1.6); re-save it with torch>=1.6 and _use_new_zipfile_serialization=True",
+      "Cannot read checkpoint: file uses the legacy torch format (before 1.6), which only 'scan' reads; loading it in Python (also to re-save it) runs whatever its pickles hold",
       OK,
     ),
   });
