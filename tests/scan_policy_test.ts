@@ -49,6 +49,18 @@ Deno.test("policy: what weights_only and training checkpoints load is allowed", 
   ) {
     assert.equal(rating(module, name), "allowed", `${module}.${name}`);
   }
+  // Primitives that reach code are allowed in one shape only; the scanner checks it.
+  for (
+    const [module, name, shape] of [
+      ["builtins", "getattr", "getattr"],
+      ["builtins", "type", "type"],
+      ["_operator", "getitem", "getitem"],
+      ["functools", "partial", "partial_new"],
+      ["copyreg", "_reconstructor", "reconstructor"],
+    ]
+  ) {
+    assert.equal(policy.rate(module, name).entry?.shape, shape, `${module}.${name}`);
+  }
 });
 
 Deno.test("policy: the globals the bypass suites found are dangerous", () => {
@@ -88,7 +100,7 @@ Deno.test("policy: the globals the bypass suites found are dangerous", () => {
       ["numpy", "load"],
       ["torch", "load"],
       ["torch.storage", "_load_from_bytes"],
-      ["functools", "partial"],
+      ["functools", "partialmethod"],
       ["_operator", "attrgetter"],
       ["cloudpickle.cloudpickle", "_make_function"],
       ["fickling.hook", "remove_hook"],

@@ -105,3 +105,62 @@ Deno.test("getattr on anything but a class and a plain attribute name stays dang
     }
   });
 });
+
+Deno.test({
+  name:
+    "__newobj_ex__ as protocol 2 writes it, partial(cls.__new__, cls, **kwargs)(), is not dangerous",
+  ignore: skipTorch,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const stubs = `${root}tests/fixtures/stubs`;
+      const input = `${dir}/keyed.ckpt`;
+      const save = `
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from ckptkit_shapes import Keyed
+torch.save({"keyed": Keyed(size=3), "migrations": []}, sys.argv[2], pickle_protocol=2)
+`;
+      await runPython(["-c", save, stubs, input]);
+      const scan = await cli(["scan", input]);
+      assert.equal(scan.code, 3, scan.stderr);
+      assert.match(scan.stderr, /not on the allowlist: ckptkit_shapes\.Keyed/);
+      const allowed = await cli(["scan", input, "--allow-global", "ckptkit_shapes.Keyed"]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      const rewritten = await cli([
+        "rewrite",
+        input,
+        "--out",
+        `${dir}/out.ckpt`,
+        "--strict-globals",
+        "--allow-global",
+        "ckptkit_shapes.Keyed",
+      ]);
+      assert.equal(rewritten.code, 0, rewritten.stderr);
+      const load = `
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from ckptkit_shapes import Keyed
+assert torch.load(sys.argv[2])["keyed"] == Keyed(size=3)
+print("ok")
+`;
+      assert.match(await runPython(["-c", load, stubs, `${dir}/out.ckpt`]), /^ok/m);
+    });
+  },
+});
+
+Deno.test("functools.partial of anything but a class's __new__ stays dangerous", async () => {
+  const { scanPickle } = await import("../lib/scan/scan_pickle.ts");
+  const cases = [
+    // partial(os.system, 'id')()
+    "\x80\x02cfunctools\npartial\ncos\nsystem\n\x85R(cos\nsystem\nX\x02\x00\x00\x00id\x85}Ntb)R.",
+    // partial(getattr(Keyed, '__new__')) set to call another class's __new__.
+    "\x80\x02cfunctools\npartial\nc__builtin__\ngetattr\ncm\nKeyed\nX\x07\x00\x00\x00__new__\x86R\x85R" +
+    "(c__builtin__\ngetattr\ncm\nKeyed\nX\x07\x00\x00\x00__new__\x86Rcsubprocess\nPopen\n\x85}Ntb)R.",
+    // getattr(Keyed, '__new__') called directly.
+    "\x80\x02c__builtin__\ngetattr\ncm\nKeyed\nX\x07\x00\x00\x00__new__\x86R)R.",
+  ];
+  for (const pickled of cases) {
+    const bytes = Uint8Array.from(pickled, (c) => c.charCodeAt(0));
+    assert.equal(scanPickle(bytes).verdict, "dangerous", JSON.stringify(pickled));
+  }
+});

@@ -33,8 +33,10 @@ import {
   K_GLOBAL,
   K_INSTANCE,
   K_LIST,
+  K_NEW,
   K_NONE,
   K_OPAQUE,
+  K_PARTIAL,
   K_PRIMITIVE,
   K_RESULT,
   K_SCALAR,
@@ -76,7 +78,14 @@ export interface RunOutcome {
 
 const STORAGE_TYPES: ReadonlySet<string> = new Set(allowlist.storageTypeNames.names);
 const LOADERS: ReadonlySet<string> = new Set(denylist.loaders.globals);
-const PRIMITIVES: ReadonlySet<string> = new Set(["getattr", "type", "getitem", "or", "reduce_or"]);
+const PRIMITIVES: ReadonlySet<string> = new Set([
+  "getattr",
+  "type",
+  "getitem",
+  "or",
+  "reduce_or",
+  "partial_new",
+]);
 const BASE_TYPES: ReadonlySet<string> = new Set(
   [
     "object",
@@ -241,7 +250,7 @@ class Machine {
     const items: Val[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const v = stack[start + i];
-      if (v.k === K_PRIMITIVE) v.a++;
+      if (v.k === K_PRIMITIVE || v.k === K_NEW) v.a++;
       items[i] = v;
     }
     stack.length = start;
@@ -250,7 +259,7 @@ class Machine {
 
   /** Counts a use of a primitive (getattr and co.) other than its allowed shape. */
   use(v: Val): void {
-    if (v.k === K_PRIMITIVE) v.a++;
+    if (v.k === K_PRIMITIVE || v.k === K_NEW) v.a++;
   }
 
   tuple(items: Val[]): Val {
@@ -847,14 +856,11 @@ class Machine {
   /** Primitives (getattr, type, getitem, or_, reduce) must only be used in their shapes. */
   checkPrimitives(): void {
     for (const v of this.primitives) {
-      if (v.a > v.b) {
-        this.escalate(
-          v.g!,
-          "dangerous",
-          `used outside its allowed shape (${allowlist.shapes[v.g!.primitive as "getattr"]})`,
-          v.at,
-        );
-      }
+      if (v.a <= v.b) continue;
+      const shape = v.k === K_NEW
+        ? `getattr(cls, '__new__') only inside ${allowlist.shapes.partial_new}`
+        : allowlist.shapes[v.g!.primitive as "getattr"];
+      this.escalate(v.g!, "dangerous", `used outside its allowed shape (${shape})`, v.at);
     }
   }
 
@@ -886,6 +892,16 @@ class Machine {
           } fetched with getattr: members are never called`,
         );
         return OPAQUE;
+      case K_PARTIAL:
+        if (callee.b !== 1) {
+          this.report.finding(
+            "dangerous",
+            at,
+            `${how} calls a functools.partial never set to the __newobj_ex__ form`,
+          );
+          return OPAQUE;
+        }
+        return this.newInstance(callee.g!, at, "__newobj_ex__");
       default:
         if (isNeverCallable(callee)) this.fail(`${how} of an object that is not callable`);
         this.report.finding("unknown", at, `${how} calls a value built at load time`);
@@ -1134,8 +1150,16 @@ class Machine {
         if (items.length !== 2) return bad("called with other than (object, 'name')");
         const name = this.text(items[1]);
         if (name === undefined) return bad("the attribute name is not a literal str");
-        if (!isPlainName(name)) return bad(`fetches the special attribute ${JSON.stringify(name)}`);
         const owner = items[0];
+        if (name === "__new__" && owner.k === K_GLOBAL) {
+          // Only for functools.partial(cls.__new__, cls, ...): checked at the end.
+          produced = withGlobal(K_NEW, g);
+          produced.items = [owner];
+          produced.at = at;
+          this.primitives.push(produced);
+          break;
+        }
+        if (!isPlainName(name)) return bad(`fetches the special attribute ${JSON.stringify(name)}`);
         if (owner.k === K_GLOBAL) produced = this.attributeOfGlobal(owner.g!, name, at);
         else if (owner.k === K_INSTANCE || owner.k === K_RESULT) {
           produced = withGlobal(K_BOUND, owner.g!);
@@ -1179,11 +1203,51 @@ class Machine {
         produced = TYPE;
         break;
       }
+      case "partial_new": {
+        if (items.length !== 1 || items[0].k !== K_NEW) {
+          return bad("binds something other than a class's __new__ (the __newobj_ex__ form)");
+        }
+        items[0].b++;
+        produced = new Val(K_PARTIAL);
+        produced.items = [items[0]];
+        break;
+      }
       default:
         return bad("unknown primitive");
     }
     callee.b++;
     return produced;
+  }
+
+  /**
+   * BUILD of functools.partial(cls.__new__) with (cls.__new__, (cls,), kwargs,
+   * None): protocol 2's spelling of copyreg.__newobj_ex__(cls, (), kwargs).
+   */
+  buildPartial(partial: Val, state: Val, at: number): void {
+    const newFn = partial.items![0];
+    const [fn, args, kwargs, dict] = state.items ?? [];
+    const cls = args?.items?.[0];
+    if (
+      state.k !== K_TUPLE || state.items?.length !== 4 || fn !== newFn ||
+      args.k !== K_TUPLE || cls === undefined || cls.k !== K_GLOBAL ||
+      (kwargs.k !== K_DICT && kwargs.k !== K_NONE) || (dict.k !== K_DICT && dict.k !== K_NONE)
+    ) {
+      this.report.finding(
+        "dangerous",
+        at,
+        "BUILD sets a functools.partial to something other than the __newobj_ex__ form (cls.__new__, (cls,), kwargs)",
+      );
+      return;
+    }
+    // The class whose __new__ is bound must be the class created (or object's).
+    const owner = newFn.items![0].g!;
+    if (owner !== cls.g && owner.path !== "builtins.object") {
+      this.report.finding("dangerous", at, `${owner.path}.__new__ creates a ${cls.g!.path}`);
+      return;
+    }
+    newFn.b++;
+    partial.g = cls.g;
+    partial.b = 1;
   }
 
   attributeOfGlobal(owner: GlobalInfo, name: string, at: number): Val {
@@ -1293,6 +1357,9 @@ class Machine {
 
   build(target: Val, state: Val, at: number): void {
     switch (target.k) {
+      case K_PARTIAL:
+        this.buildPartial(target, state, at);
+        return;
       case K_GLOBAL:
       case K_PRIMITIVE:
         this.escalate(

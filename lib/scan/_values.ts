@@ -40,6 +40,12 @@ export const K_TYPE = 14; // a typing value, NoneType, a generic alias
 export const K_BOUND = 15; // g = the class of the object; text = the attribute
 export const K_STORAGE = 16; // torch's persistent_load result
 export const K_OPAQUE = 17; // anything else
+// getattr(cls, '__new__'), allowed only inside the __newobj_ex__ form below;
+// tracked like a primitive (a = uses, b = uses in the form); items = [cls].
+export const K_NEW = 18;
+// functools.partial(cls.__new__): protocol 2's spelling of __newobj_ex__;
+// items = [its K_NEW]; b = 1 once BUILD gave it (cls.__new__, (cls,), kwargs, None), g = cls.
+export const K_PARTIAL = 19;
 
 // Flags of dicts and instances.
 export const F_DUNDER_KEY = 1; // a str key of the form __x__
