@@ -41,6 +41,8 @@ export interface ZipListing {
 }
 
 const decoder = new TextDecoder();
+// Room for the local extra field (torch's alignment padding) in the first read.
+const EXTRA_SLACK = 256;
 
 /** The central directory's records; undefined when there is no end record at all. */
 export async function listZipRecords(source: RandomAccessSource): Promise<ZipListing | undefined> {
@@ -154,7 +156,15 @@ export async function readZipRecord(
     problems.push(`record ${name}: its local header is past the end of the file`);
     return undefined;
   }
-  const header = viewOf(await source.read(record.localHeaderOffset, LOCAL_HEADER_SIZE));
+  // One read for the header, its name and extra field and the data, as far
+  // as the central directory predicts them (a remote file pays per request).
+  const nameBytes = new TextEncoder().encode(record.name);
+  const guess = Math.min(
+    source.size - record.localHeaderOffset,
+    LOCAL_HEADER_SIZE + nameBytes.length + EXTRA_SLACK + Math.min(record.compressedSize, limit),
+  );
+  const first = await source.read(record.localHeaderOffset, guess);
+  const header = viewOf(first);
   if (header.getUint32(0, true) !== LOCAL_HEADER_SIGNATURE) {
     problems.push(`record ${name}: no local header at offset ${record.localHeaderOffset}`);
     return undefined;
@@ -162,13 +172,16 @@ export async function readZipRecord(
   const localFlags = header.getUint16(6, true);
   const nameLength = header.getUint16(26, true);
   const extraLength = header.getUint16(28, true);
-  const start = record.localHeaderOffset + LOCAL_HEADER_SIZE + nameLength + extraLength;
+  const dataAt = LOCAL_HEADER_SIZE + nameLength + extraLength;
+  const start = record.localHeaderOffset + dataAt;
   if (start > source.size) {
     problems.push(`record ${name}: its data starts past the end of the file`);
     return undefined;
   }
   const localName = decoder.decode(
-    await source.read(record.localHeaderOffset + LOCAL_HEADER_SIZE, nameLength),
+    dataAt <= first.length
+      ? first.subarray(LOCAL_HEADER_SIZE, LOCAL_HEADER_SIZE + nameLength)
+      : await source.read(record.localHeaderOffset + LOCAL_HEADER_SIZE, nameLength),
   );
   if (localName !== record.name) {
     problems.push(
@@ -188,7 +201,10 @@ export async function readZipRecord(
   if (available < record.compressedSize) {
     problems.push(`record ${name}: its data runs past the end of the file`);
   }
-  const stored = await source.read(start, available);
+  const wanted = Math.min(available, record.method === METHOD_STORED ? limit : available);
+  const stored = dataAt + wanted <= first.length
+    ? first.subarray(dataAt, dataAt + wanted)
+    : await source.read(start, wanted);
   let data: Uint8Array;
   if (record.method === METHOD_STORED) {
     data = stored.subarray(0, Math.min(stored.length, limit));

@@ -10,7 +10,8 @@
  */
 
 import { CkptkitError } from "../errors.ts";
-import { assertTorchZip } from "../zip/detect_format.ts";
+import { readCentralDirectory } from "../zip/central_directory.ts";
+import { findArchivePrefix } from "../zip/detect_format.ts";
 import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import type { RandomAccessSource } from "../zip/source.ts";
 import { readNpyHeader } from "./_npy.ts";
@@ -294,7 +295,10 @@ class FileScanner {
     if (this.format === "torch-zip" && problems.length === 0) {
       // Where ckptkit's own reader refuses the archive, it cannot vouch for it.
       try {
-        await assertTorchZip(this.source, { localHeaders: localHeadersFor(this.source) });
+        const directory = await readCentralDirectory(this.source, {
+          localHeaders: localHeadersFor(this.source),
+        });
+        findArchivePrefix(directory);
       } catch (error) {
         if (!(error instanceof CkptkitError)) throw error;
         this.finding("unknown", `ckptkit's reader refuses the archive: ${error.message}`);
