@@ -129,6 +129,17 @@ const DANGEROUS: Array<[string, string]> = [
   ["yaml", "unsafe_load"],
   ["IPython", "get_ipython"],
   ["fickling.hook", "remove_hook"],
+  ["_winapi", "CreateProcess"],
+  ["concurrent.futures", "ThreadPoolExecutor"],
+  ["weakref", "finalize"],
+  ["hydra.utils", "instantiate"],
+  ["omegaconf.omegaconf", "OmegaConf.load"],
+  ["fsspec", "open"],
+  ["numpy", "DataSource"],
+  ["torch", "save"],
+  ["torch.ops", "load_library"],
+  ["torch.distributed.rpc", "rpc_sync"],
+  ["lightning.fabric.utilities.cloud_io", "_load"],
 ];
 
 /** The ways a pickle can call `module.name('x')`, in every protocol. */
