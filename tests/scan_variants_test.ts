@@ -140,6 +140,18 @@ const DANGEROUS: Array<[string, string]> = [
   ["torch.ops", "load_library"],
   ["torch.distributed.rpc", "rpc_sync"],
   ["lightning.fabric.utilities.cloud_io", "_load"],
+  ["typing", "get_type_hints"],
+  ["typing", "ForwardRef._evaluate"],
+  ["dataclasses", "_create_fn"],
+  ["rlcompleter", "Completer.attr_matches"],
+  ["optparse", "Values.read_file"],
+  ["warnings", "_getcategory"],
+  ["tracemalloc", "Snapshot.load"],
+  ["gzip", "open"],
+  ["torch.testing._internal.common_utils", "shell"],
+  ["torch.utils.model_zoo", "load_url"],
+  ["torch.utils.benchmark", "Timer"],
+  ["torch.distributed.elastic.rendezvous.etcd_server", "EtcdServer.start"],
 ];
 
 /** The ways a pickle can call `module.name('x')`, in every protocol. */
