@@ -87,14 +87,40 @@ export {
   verifySource,
 } from "./lib/torch/verify.ts";
 export {
-  dangerousGlobals,
-  type GlobalReference,
-  type NestedPickle,
-  rateGlobal,
+  type AllowedUse,
+  type AllowEntry,
+  type GlobalRating,
+  type PolicyFile,
+  type PolicyOptions,
   type Rating,
-  scanPickle,
-  type ScanResult,
-} from "./lib/pickle/scan.ts";
+  ScanPolicy,
+  type ShapeRule,
+  USE_BITS,
+} from "./lib/scan/policy.ts";
+export type {
+  Finding,
+  GlobalReference,
+  Loader,
+  NestedPickle,
+  ScanResult,
+  Verdict,
+} from "./lib/scan/scan_result.ts";
+export { type ScanOptions, scanPickle } from "./lib/scan/scan_pickle.ts";
+export {
+  type FileKind,
+  type FileScan,
+  type RecordScan,
+  scanFile,
+  type ScanFileOptions,
+  scanSource,
+} from "./lib/scan/scan_file.ts";
+export {
+  checkPickle,
+  type CheckPickleOptions,
+  type PickleSummary,
+  summarizeScan,
+} from "./lib/scan/check_pickle.ts";
+export { UntrustedPickleError } from "./lib/scan/untrusted_pickle_error.ts";
 export {
   formatTree,
   type JsonNode,

@@ -4,7 +4,8 @@
 // failure names the seed and round, and keeps the mutant for replay.
 import assert from "node:assert/strict";
 import { CkptkitError } from "../lib/errors.ts";
-import { scanPickle } from "../lib/pickle/scan.ts";
+import { scanPickle } from "../lib/scan/scan_pickle.ts";
+import { scanSource } from "../lib/scan/scan_file.ts";
 import { Checkpoint } from "../lib/torch/checkpoint.ts";
 import { formatTree, toJsonTree } from "../lib/torch/show.ts";
 import { verifySource } from "../lib/torch/verify.ts";
@@ -161,6 +162,7 @@ async function exercise(path: string, bytes: Uint8Array): Promise<void> {
   } finally {
     ckpt?.close();
   }
+  await scanSource(new BytesSource(bytes), path);
   try {
     await verifySource(new BytesSource(bytes));
   } catch (error) {

@@ -44,6 +44,11 @@ async function pool<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[
   return results;
 }
 
+/** rewrite refuses what scan calls dangerous; the corpus checks it writes them when told to. */
+function allowIfDangerous(c: { scan: Outcome }): string[] {
+  return c.scan.code === 1 ? ["--allow-dangerous-globals"] : [];
+}
+
 function check(run: Run, path: string, expected: Outcome): void {
   const what = `${run.args.join(" ")}\nstderr: ${run.stderr}`;
   assert.ok(
@@ -98,7 +103,17 @@ Deno.test("hostile corpus: every file gets its exact outcome, quickly, unchanged
         verify: await timed(["verify", c.path]),
         scan: await timed(["scan", c.path]),
         rewrite: c.rewrite
-          ? await timed(["rewrite", c.path, "--out", `${dir}/${c.name}.out`])
+          ? await timed([
+            "rewrite",
+            c.path,
+            "--out",
+            `${dir}/${c.name}.out`,
+            ...allowIfDangerous(c),
+          ])
+          : undefined,
+        // What scan calls dangerous, rewrite refuses to write unless told to.
+        refused: c.rewrite && c.scan.code === 1
+          ? await timed(["rewrite", c.path, "--out", `${dir}/${c.name}.refused`])
           : undefined,
       };
       return runs;
@@ -118,6 +133,17 @@ Deno.test("hostile corpus: every file gets its exact outcome, quickly, unchanged
         if (runs.rewrite !== undefined) {
           const expected = c.rewrite === true ? { code: 0, errors: [] } : c.rewrite!;
           check(runs.rewrite, `${dir}/${c.name}.out`, expected);
+        }
+        if (runs.refused !== undefined) {
+          assert.equal(runs.refused.code, 1);
+          assert.match(
+            runs.refused.stderr,
+            /^ckptkit: \S+: Cannot rewrite: data\.pkl references dangerous globals \(.+\) that run code when Python loads it; pass --allow-dangerous-globals to rewrite it anyway\n$/,
+          );
+          assert.equal(
+            await Deno.stat(`${dir}/${c.name}.refused`).catch(() => undefined),
+            undefined,
+          );
         }
         assert.equal(await sha256(c.path), hashes[i], "the input file changed");
       });

@@ -1,6 +1,7 @@
 // `inspect`: the migrations a checkpoint has, lacks and should not have.
 import { inspectCheckpoint } from "../migrate/migrate_checkpoint.ts";
 import { type Command, onePath, parse, TIMEOUT_HELP, timeoutOption } from "./_command.ts";
+import { globalsWarning, POLICY_OPTIONS, policyFrom, policyHelp } from "./_globals.ts";
 import { loadMigrations, migrateCommand, plural, styles, withVersion } from "./_migration.ts";
 
 export const inspect: Command = {
@@ -14,7 +15,13 @@ Options:
   --migrations DIR  use the <timestamp>_<name>.ts scripts in DIR, not the shipped ones
   --json            print one JSON document instead of text
   --no-color        no colours (there are none either off a terminal or with NO_COLOR)
+  --strict-globals  also warn about globals not on the allowlist
+${policyHelp(20)}
 ${TIMEOUT_HELP}
+
+Its data.pkl is scanned as 'scan' does: when loading it in Python would run
+dangerous globals, a warning says so on stderr, whatever the migration
+state; --json reports the scan as "globals".
 
 Exit codes: 0 reported (whatever the state), 1 unreadable or not a training
 checkpoint, 2 usage error. See 'check' for an exit code per state.`,
@@ -24,17 +31,23 @@ checkpoint, 2 usage error. See 'check' for an exit code per state.`,
       json: { type: "boolean" },
       "no-color": { type: "boolean" },
       timeout: { type: "string" },
+      "strict-globals": { type: "boolean" },
+      ...POLICY_OPTIONS,
     }, context);
     const path = onePath(positionals, "inspect");
+    const policy = await policyFrom(values);
     const s = styles(values["no-color"]);
     context.subject = values.migrations;
     const migrations = await loadMigrations(values.migrations);
     context.subject = path;
     const report = await inspectCheckpoint(path, {
       migrations,
+      policy,
       timeoutMs: timeoutOption(values.timeout),
     });
     const command = migrateCommand(path, values.migrations);
+    const warning = globalsWarning(report.globals, values["strict-globals"]);
+    if (warning !== undefined) console.error(`ckptkit: ${path}: ${warning}`);
     if (values.json) {
       const document = { ...report, command: report.status === "pending" ? command : null };
       console.log(JSON.stringify(document, (_key, value) => value ?? null));

@@ -9,6 +9,7 @@ import {
   takeShard,
 } from "../migrate/batch.ts";
 import type { Migration } from "../migrate/migration.ts";
+import type { ScanPolicy } from "../scan/policy.ts";
 import { migrateCheckpoint, type MigrationReport } from "../migrate/migrate_checkpoint.ts";
 import type { MigrationLog } from "../migrate/migrator.ts";
 import {
@@ -19,6 +20,7 @@ import {
   parse,
   UsageError,
 } from "./_command.ts";
+import { POLICY_OPTIONS, policyFrom, policyHelp } from "./_globals.ts";
 import { stderrProgress } from "./_progress.ts";
 import {
   loadMigrations,
@@ -57,6 +59,9 @@ Options:
                     write the result even when data.pkl references globals that
                     run code on load (os.system, eval, ...; see 'scan'): refused
                     by default
+  --strict-globals  also refuse globals that are not on the allowlist (see
+                    'scan': unknown ones); off by default
+${policyHelp(20)}
   --no-verify       skip re-reading the written file before it replaces
                     anything (central directory, data.pkl, storage sizes, the
                     CRC-32 of new records); on by default
@@ -98,6 +103,8 @@ files: any file failed), 2 usage error.`,
       shard: { type: "string" },
       "include-backups": { type: "boolean" },
       "allow-dangerous-globals": { type: "boolean" },
+      "strict-globals": { type: "boolean" },
+      ...POLICY_OPTIONS,
       "lock-timeout": { type: "string" },
       "no-verify": { type: "boolean" },
     }, context);
@@ -117,6 +124,8 @@ files: any file failed), 2 usage error.`,
     if (batch && values.out !== undefined) {
       throw new UsageError("--out takes one checkpoint, not several or a folder");
     }
+    const policy = await policyFrom(values);
+    const strictGlobals = values["strict-globals"];
     context.subject = values.migrations;
     const migrations = await loadMigrations(values.migrations);
     if (batch) {
@@ -135,6 +144,8 @@ files: any file failed), 2 usage error.`,
         jobs,
         dryRun: values["dry-run"],
         allowDangerousGlobals,
+        strictGlobals,
+        policy,
         lockTimeoutMs,
         verify,
       }, {
@@ -160,6 +171,8 @@ files: any file failed), 2 usage error.`,
         dryRun: values["dry-run"],
         log,
         allowDangerousGlobals: values["allow-dangerous-globals"],
+        strictGlobals,
+        policy,
         lockTimeoutMs,
         verify,
         onProgress: bar && ((progress) => bar.update(progress)),
@@ -208,6 +221,8 @@ async function migrateMany(
     jobs: number;
     dryRun?: boolean;
     allowDangerousGlobals?: boolean;
+    strictGlobals?: boolean;
+    policy?: ScanPolicy;
     lockTimeoutMs?: number;
     verify?: boolean;
   },

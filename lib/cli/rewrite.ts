@@ -1,7 +1,9 @@
 // `rewrite`: decode, re-encode and rewrite a checkpoint without migrating it.
+import { checkPickle } from "../scan/check_pickle.ts";
 import { type FileLock, lockFile } from "../torch/file_lock.ts";
 import { Checkpoint, type SaveStrategy } from "../torch/checkpoint.ts";
 import { type Command, onePath, parse, UsageError } from "./_command.ts";
+import { POLICY_OPTIONS, policyFrom, policyHelp } from "./_globals.ts";
 import { stderrProgress } from "./_progress.ts";
 
 const STRATEGIES = ["auto", "stream", "clone"];
@@ -29,6 +31,11 @@ Options:
   --no-verify        skip re-reading the written file before it replaces PATH
                      (central directory, data.pkl, storage sizes, the CRC-32
                      of new records); on by default
+  --allow-dangerous-globals
+                     write it even when data.pkl references globals that run
+                     code on load (see 'scan'): refused by default
+  --strict-globals   also refuse globals that are not on the allowlist
+${policyHelp(21)}
 
 A progress bar is drawn on stderr when it is a terminal.`,
   async run(args, context) {
@@ -36,6 +43,9 @@ A progress bar is drawn on stderr when it is a terminal.`,
       out: { type: "string" },
       strategy: { type: "string" },
       "no-verify": { type: "boolean" },
+      "allow-dangerous-globals": { type: "boolean" },
+      "strict-globals": { type: "boolean" },
+      ...POLICY_OPTIONS,
     }, context);
     const path = onePath(positionals, "rewrite");
     if (typeof values.out !== "string") throw new UsageError("rewrite needs --out PATH");
@@ -43,6 +53,7 @@ A progress bar is drawn on stderr when it is a terminal.`,
     if (typeof strategy !== "string" || !STRATEGIES.includes(strategy)) {
       throw new UsageError(`--strategy must be stream or clone, got '${strategy}'`);
     }
+    const policy = await policyFrom(values);
     context.subject = path;
     // In place (by any name of the file): wait for (or refuse) a migrate
     // holding the file, then read what it wrote.
@@ -56,6 +67,18 @@ A progress bar is drawn on stderr when it is a terminal.`,
     try {
       ckpt = await Checkpoint.open(path);
     } catch (error) {
+      lock?.release();
+      throw error;
+    }
+    try {
+      // Users torch.load(weights_only=False) what rewrite writes.
+      checkPickle(ckpt.pickleBytes, "rewrite", {
+        policy,
+        strict: values["strict-globals"],
+        allowDangerous: values["allow-dangerous-globals"],
+      });
+    } catch (error) {
+      ckpt.close();
       lock?.release();
       throw error;
     }

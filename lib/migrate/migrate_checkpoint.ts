@@ -7,7 +7,9 @@
 
 import { basename } from "node:path";
 import { CheckpointError, CkptkitError } from "../errors.ts";
-import { dangerousGlobals } from "../pickle/scan.ts";
+import { checkPickle, type PickleSummary, summarizeScan } from "../scan/check_pickle.ts";
+import { ScanPolicy } from "../scan/policy.ts";
+import { scanPickle } from "../scan/scan_pickle.ts";
 import { Checkpoint, type SaveProgress } from "../torch/checkpoint.ts";
 import { reason, removeStaleTemps, saveError } from "../torch/_atomic_write.ts";
 import { resolveSaveTarget, sameFile, type SaveTarget } from "../torch/_save_target.ts";
@@ -56,6 +58,13 @@ export interface MigrateOptions {
    * `torch.load(weights_only=False)` what migrate writes.
    */
   allowDangerousGlobals?: boolean;
+  /**
+   * Also refuse globals that are not on the allowlist (unknown: importing
+   * them runs code nobody vetted).
+   */
+  strictGlobals?: boolean;
+  /** The scan policy: the built-in lists, optionally extended (see {@linkcode ScanPolicy}). */
+  policy?: ScanPolicy;
   /**
    * Check the written file before it replaces anything (default `true`):
    * the `verify` option of `Checkpoint.save`.
@@ -172,14 +181,12 @@ async function migrateLocked(
   };
   try {
     if (report.status !== "migrated") return report;
-    const dangerous = dangerousGlobals(checkpoint.pickleBytes);
-    if (dangerous.length > 0 && !options.allowDangerousGlobals) {
-      throw new MigrationError(
-        `Cannot migrate: data.pkl references dangerous globals (${
-          dangerous.join(", ")
-        }) that run code when Python loads it; pass --allow-dangerous-globals to migrate it anyway`,
-      );
-    }
+    // Users torch.load(weights_only=False) what migrate writes.
+    checkPickle(checkpoint.pickleBytes, "migrate", {
+      policy: options.policy,
+      strict: options.strictGlobals,
+      allowDangerous: options.allowDangerousGlobals,
+    });
     const saveOptions = {
       verify: options.verify,
       onProgress: options.onProgress,
@@ -255,6 +262,8 @@ export interface InspectReport {
   changed: string[];
   /** Why it cannot be migrated, as `migrate` would refuse it; undefined when it can. */
   problem: string | undefined;
+  /** What a scan of its data.pkl found: Python runs dangerous globals when it loads the file. */
+  globals: PickleSummary;
 }
 
 /**
@@ -278,6 +287,7 @@ export async function inspectCheckpoint(
   path: string,
   options: {
     migrations: readonly Migration[] | Migrator;
+    policy?: ScanPolicy;
     /** For a URL: how long each range request may take, in milliseconds (default 30 s). */
     timeoutMs?: number;
   },
@@ -287,8 +297,12 @@ export async function inspectCheckpoint(
     : new Migrator(options.migrations);
   const checkpoint = await Checkpoint.open(path, { timeoutMs: options.timeoutMs });
   let plan: MigrationPlan;
+  let globals: PickleSummary;
   try {
     plan = migrator.plan(checkpoint.root);
+    globals = summarizeScan(
+      scanPickle(checkpoint.pickleBytes, { policy: options.policy ?? ScanPolicy.default }),
+    );
   } finally {
     checkpoint.close();
   }
@@ -301,6 +315,7 @@ export async function inspectCheckpoint(
     firstIncompatibleVersion: plan.firstIncompatibleVersion,
     changed: plan.changed,
     problem: planRefusal(plan)?.message,
+    globals,
   };
 }
 

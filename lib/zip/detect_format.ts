@@ -159,15 +159,15 @@ export async function assertTorchZip(
       throw new ZipFormatError("Cannot read checkpoint: file is empty");
     case "legacy-torch":
       throw new UnsupportedFormatError(
-        "Cannot read checkpoint: file uses the legacy torch format (before 1.6); re-save it with torch>=1.6 and _use_new_zipfile_serialization=True",
+        "Cannot read checkpoint: file uses the legacy torch format (before 1.6), which only 'scan' reads; loading it in Python (also to re-save it) runs whatever its pickles hold",
       );
     case "preview-torch":
       throw new UnsupportedFormatError(
-        "Cannot read checkpoint: file uses the PYTORCH1 preview-release format; re-save it with torch>=1.6",
+        "Cannot read checkpoint: file uses the PYTORCH1 preview-release format",
       );
     case "tar":
       throw new UnsupportedFormatError(
-        "Cannot read checkpoint: file is a tar archive (the old torch tar format); re-save it with torch>=1.6",
+        "Cannot read checkpoint: file is a tar archive (the old torch tar format), which only 'scan' reads; loading it in Python (also to re-save it) runs whatever its pickles hold",
       );
     case "torchscript":
       throw new UnsupportedFormatError(
