@@ -12,6 +12,7 @@
 import { CkptkitError } from "../errors.ts";
 import { readCentralDirectory } from "../zip/central_directory.ts";
 import { findArchivePrefix } from "../zip/detect_format.ts";
+import { LEGACY_MAGIC, startsWith, TAR_MAGIC, TAR_MAGIC_OFFSET } from "../zip/_magic.ts";
 import { localHeadersFor, openSource } from "../zip/open_source.ts";
 import type { RandomAccessSource } from "../zip/source.ts";
 import { readNpyHeader } from "./_npy.ts";
@@ -78,22 +79,6 @@ export interface ScanFileOptions {
   timeoutMs?: number;
 }
 
-const LEGACY_MAGIC = [
-  0x80,
-  0x02,
-  0x8a,
-  0x0a,
-  0x6c,
-  0xfc,
-  0x9c,
-  0x46,
-  0xf9,
-  0x20,
-  0x6a,
-  0xa8,
-  0x50,
-  0x19,
-];
 const LEGACY_PICKLES = [
   "magic number",
   "protocol version",
@@ -103,15 +88,10 @@ const LEGACY_PICKLES = [
 ];
 const LEGACY_MAIN = 3;
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-const TAR_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar" at offset 257
 // A pickle record larger than this is not read whole (a deflate bomb could
 // declare terabytes); the scan of a truncated pickle is then unknown.
 const MAX_RECORD = 2 ** 30;
 const FIRST_READ = 64 << 20;
-
-function startsWith(bytes: Uint8Array, prefix: readonly number[], at = 0): boolean {
-  return bytes.length >= at + prefix.length && prefix.every((b, i) => bytes[at + i] === b);
-}
 
 /**
  * Scans the file at `path` (a local path or an http(s) URL).
@@ -207,7 +187,7 @@ class FileScanner {
       return;
     }
     if (startsWith(head, NPY_MAGIC)) return await this.npy();
-    if (startsWith(head, TAR_MAGIC, 257)) return await this.tar();
+    if (startsWith(head, TAR_MAGIC, TAR_MAGIC_OFFSET)) return await this.tar();
     if (startsWith(head, LEGACY_MAGIC)) return await this.legacy();
     this.format = "pickle";
     const data = await this.source.read(0, size);

@@ -12,6 +12,7 @@ import {
   type ZipDirectory,
 } from "./central_directory.ts";
 import type { RandomAccessSource } from "./source.ts";
+import { LEGACY_MAGIC, startsWith, TAR_MAGIC, TAR_MAGIC_OFFSET } from "./_magic.ts";
 
 /** What {@linkcode detectFormat} found. */
 export type FileFormat =
@@ -40,33 +41,8 @@ export interface TorchArchive {
   prefix: string;
 }
 
-// Pickle protocol 2 (PROTO 2), then LONG1 of 10 bytes holding torch's legacy
-// magic number 0x1950a86a20f9469cfc6c in little-endian order.
-const LEGACY_MAGIC = new Uint8Array([
-  0x80,
-  0x02,
-  0x8a,
-  0x0a,
-  0x6c,
-  0xfc,
-  0x9c,
-  0x46,
-  0xf9,
-  0x20,
-  0x6a,
-  0xa8,
-  0x50,
-  0x19,
-]);
 const PREVIEW_MAGIC = new TextEncoder().encode("PYTORCH1");
-const TAR_MAGIC = new TextEncoder().encode("ustar");
-const TAR_MAGIC_OFFSET = 257;
 const HEAD_SIZE = 512;
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array, at = 0): boolean {
-  if (bytes.length < at + prefix.length) return false;
-  return prefix.every((b, i) => bytes[at + i] === b);
-}
 
 function isZipSignature(head: Uint8Array): boolean {
   // A local header, or the end record of an archive without entries.
